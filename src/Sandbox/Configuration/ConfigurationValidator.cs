@@ -1,0 +1,219 @@
+namespace Sandboxing;
+
+/// <summary>
+/// Every check a configuration must pass before anything is created on the host, in one
+/// place. Each failure names the setting and says how to fix it.
+/// </summary>
+internal static class ConfigurationValidator
+{
+    public const int MaxHostnameLength = 64;
+    public const int MaxIdMappings = 340; // the kernel's limit on uid_map lines
+    public const int MaxPathLength = 4096;
+
+    public static void Validate(SandboxConfiguration config, HostIdentity caller)
+    {
+        ValidateNamespaces(config, caller);
+        ValidateHostname(config);
+        ValidateIdentity(config, caller);
+        ValidateRoot(config);
+        ValidateMounts(config);
+        ValidateEnvironment(config);
+        ValidateSandboxPath("workingDirectory", config.WorkingDirectory, allowRoot: true);
+        if (config.Timeout is { } timeout && (timeout <= TimeSpan.Zero || timeout.TotalMilliseconds >= long.MaxValue))
+            throw new SandboxConfigurationException("timeout", $"{timeout} is not a positive duration.");
+        if ((config.MonotonicClockOffset != TimeSpan.Zero || config.BoottimeClockOffset != TimeSpan.Zero) && !config.Has(SandboxNamespaces.Time))
+            throw new SandboxConfigurationException("clockOffsets", "clock offsets need the time namespace, which is off.", "Keep SandboxNamespaces.Time in WithNamespaces, or drop the offsets.");
+    }
+
+    public static void ValidateCommand(IReadOnlyList<string> command)
+    {
+        if (command is null || command.Count == 0)
+            throw new SandboxConfigurationException("command", "the command is empty.", "Pass the program and its arguments, for example [\"/bin/sh\", \"-c\", \"echo hi\"].");
+        if (string.IsNullOrEmpty(command[0]))
+            throw new SandboxConfigurationException("command[0]", "the program name is empty.");
+        for (int i = 0; i < command.Count; i++)
+        {
+            if (command[i] is null)
+                throw new SandboxConfigurationException($"command[{i}]", "the argument is null.");
+            if (command[i].Contains('\0'))
+                throw new SandboxConfigurationException($"command[{i}]", "the argument contains a NUL character, which cannot reach a program.");
+        }
+    }
+
+    private static void ValidateNamespaces(SandboxConfiguration config, HostIdentity caller)
+    {
+        if ((config.Namespaces & ~SandboxNamespaces.All) != 0)
+            throw new SandboxConfigurationException("namespaces", $"unknown namespace flags 0x{(int)config.Namespaces:x}.");
+        if (!caller.IsRoot && config.Namespaces != SandboxNamespaces.None && !config.Has(SandboxNamespaces.User))
+            throw new SandboxConfigurationException("namespaces",
+                $"the calling user (uid {caller.EffectiveUid}) is not root, and creating {config.Namespaces} namespaces without a user namespace needs root.",
+                "Keep SandboxNamespaces.User, or run as root.");
+        if (!config.Has(SandboxNamespaces.Mount))
+        {
+            if (!config.Root.IsHost || !config.Mounts.IsEmpty)
+                throw new SandboxConfigurationException("namespaces",
+                    "a root filesystem and mounts need the mount namespace, which is off.",
+                    "Keep SandboxNamespaces.Mount, or call WithoutDefaultMounts() and keep the host root (the command then sees the host's filesystem exactly as the caller does).");
+        }
+    }
+
+    private static void ValidateHostname(SandboxConfiguration config)
+    {
+        if (config.Hostname is not { } hostname)
+            return;
+        if (!config.Has(SandboxNamespaces.Uts))
+            throw new SandboxConfigurationException("hostname", "a hostname needs the UTS namespace, which is off.", "Keep SandboxNamespaces.Uts, or do not set a hostname.");
+        if (hostname.Length is 0 or > MaxHostnameLength)
+            throw new SandboxConfigurationException("hostname", $"'{hostname}' must be 1 to {MaxHostnameLength} characters long.");
+        foreach (var label in hostname.Split('.'))
+        {
+            bool ok = label.Length > 0 && label[0] != '-' && label[^1] != '-' && label.All(c => char.IsAsciiLetterOrDigit(c) || c == '-');
+            if (!ok)
+                throw new SandboxConfigurationException("hostname", $"'{hostname}' is not a valid hostname (letters, digits and inner hyphens, in dot-separated labels).");
+        }
+    }
+
+    private static void ValidateIdentity(SandboxConfiguration config, HostIdentity caller)
+    {
+        if (!config.Has(SandboxNamespaces.User))
+        {
+            if (!config.UidMappings.IsEmpty || !config.GidMappings.IsEmpty)
+                throw new SandboxConfigurationException("uidMappings", "id mappings need the user namespace, which is off.");
+            if (!caller.IsRoot && ((config.Uid is { } u && u != caller.EffectiveUid) || (config.Gid is { } g && g != caller.EffectiveGid)))
+                throw new SandboxConfigurationException("user", $"without a user namespace, only root can run the command as another user (caller is uid {caller.EffectiveUid}).", "Keep SandboxNamespaces.User.");
+            return;
+        }
+
+        ValidateMappings("uidMappings", config.UidMappings, caller.EffectiveUid, caller, "uid");
+        ValidateMappings("gidMappings", config.GidMappings, caller.EffectiveGid, caller, "gid");
+        CheckMapped("uid", config.Uid ?? 0, config.UidMappings);
+        CheckMapped("gid", config.Gid ?? 0, config.GidMappings);
+    }
+
+    private static void ValidateMappings(string setting, IReadOnlyList<IdMapping> mappings, uint callerId, HostIdentity caller, string kind)
+    {
+        if (mappings.Count > MaxIdMappings)
+            throw new SandboxConfigurationException(setting, $"{mappings.Count} lines; the kernel accepts at most {MaxIdMappings}.");
+        for (int i = 0; i < mappings.Count; i++)
+        {
+            var m = mappings[i];
+            if (m.Count == 0)
+                throw new SandboxConfigurationException($"{setting}[{i}]", "the count is 0.");
+            if ((ulong)m.InsideId + m.Count > uint.MaxValue || (ulong)m.OutsideId + m.Count > uint.MaxValue)
+                throw new SandboxConfigurationException($"{setting}[{i}]", $"'{m}' runs past the largest {kind} (4294967294).");
+            for (int j = 0; j < i; j++)
+            {
+                var o = mappings[j];
+                if (Overlaps(m.InsideId, m.Count, o.InsideId, o.Count))
+                    throw new SandboxConfigurationException($"{setting}[{i}]", $"inside range of '{m}' overlaps line {j} '{o}'.");
+                if (Overlaps(m.OutsideId, m.Count, o.OutsideId, o.Count))
+                    throw new SandboxConfigurationException($"{setting}[{i}]", $"outside range of '{m}' overlaps line {j} '{o}'.");
+            }
+            if (!caller.IsRoot && (mappings.Count != 1 || m.OutsideId != callerId || m.Count != 1))
+                throw new SandboxConfigurationException(setting,
+                    $"an unprivileged caller can map only its own {kind} ({callerId}), one id; '{m}' asks for more.",
+                    $"Map just {callerId} (for example WithUser(...) alone does that), or run as root for full ranges.");
+        }
+    }
+
+    private static void CheckMapped(string setting, uint id, IReadOnlyList<IdMapping> mappings)
+    {
+        if (mappings.Count == 0)
+            return; // the implicit mapping maps the caller to exactly this id
+        if (!mappings.Any(m => m.ContainsInside(id)))
+            throw new SandboxConfigurationException(setting, $"{id} is not mapped inside the sandbox ({string.Join(", ", mappings)}).",
+                $"Add a mapping that covers {setting} {id}, or choose a {setting} inside the mapped range.");
+    }
+
+    private static bool Overlaps(uint a, uint aCount, uint b, uint bCount) =>
+        (ulong)a < (ulong)b + bCount && (ulong)b < (ulong)a + aCount;
+
+    private static void ValidateRoot(SandboxConfiguration config)
+    {
+        if (config.Root.IsHost)
+            return;
+        string path = config.Root.Path;
+        ValidateHostPath("root", path);
+        if (!Directory.Exists(path))
+            throw new SandboxConfigurationException("root", $"'{path}' is not a directory.", "Point WithRootFilesystem at an unpacked root filesystem (a directory with bin/, etc/, ...).");
+    }
+
+    private static void ValidateMounts(SandboxConfiguration config)
+    {
+        for (int i = 0; i < config.Mounts.Length; i++)
+        {
+            var mount = config.Mounts[i];
+            string setting = $"mounts[{i}]";
+            if (mount is null)
+                throw new SandboxConfigurationException(setting, "the mount is null.");
+            ValidateSandboxPath($"{setting}.target", mount.Target, allowRoot: false);
+            switch (mount)
+            {
+                case BindMount bind:
+                    ValidateHostPath($"{setting}.source", bind.Source);
+                    if (!bind.Optional && !File.Exists(bind.Source) && !Directory.Exists(bind.Source))
+                        throw new SandboxConfigurationException($"{setting}.source", $"'{bind.Source}' does not exist on the host.",
+                            "Create it, fix the path, or mark the bind mount optional.");
+                    break;
+                case TmpfsMount tmpfs:
+                    if (tmpfs.SizeBytes is <= 0)
+                        throw new SandboxConfigurationException($"{setting}.size", $"{tmpfs.SizeBytes} is not a positive size.");
+                    if (tmpfs.Mode is < 0 or > 0xFFF)
+                        throw new SandboxConfigurationException($"{setting}.mode", $"0{Convert.ToString(tmpfs.Mode, 8)} is not a permission mode (0 to 07777).");
+                    break;
+                case ProcMount or DevMount:
+                    break;
+                default:
+                    throw new SandboxConfigurationException(setting, $"unsupported mount type {mount.GetType().Name}.");
+            }
+        }
+    }
+
+    private static void ValidateEnvironment(SandboxConfiguration config)
+    {
+        foreach (var (name, value) in config.Environment)
+        {
+            if (name.Length == 0 || name.Contains('=') || name.Contains('\0'))
+                throw new SandboxConfigurationException("environment", $"'{name}' is not a variable name (non-empty, no '=' or NUL).");
+            if (value is null || value.Contains('\0'))
+                throw new SandboxConfigurationException($"environment.{name}", "the value is null or contains a NUL character.");
+        }
+    }
+
+    /// <summary>A path inside the sandbox: absolute, normalised, no '.' or '..' components.</summary>
+    internal static void ValidateSandboxPath(string setting, string path, bool allowRoot)
+    {
+        if (string.IsNullOrEmpty(path))
+            throw new SandboxConfigurationException(setting, "the path is empty.");
+        if (path[0] != '/')
+            throw new SandboxConfigurationException(setting, $"'{path}' is relative; paths inside the sandbox must be absolute.", $"Use '/{path}'.");
+        if (path.Length > MaxPathLength || path.Contains('\0'))
+            throw new SandboxConfigurationException(setting, "the path is longer than 4096 bytes or contains a NUL character.");
+        if (path == "/")
+        {
+            if (!allowRoot)
+                throw new SandboxConfigurationException(setting, "'/' cannot be a mount target; choose the root with WithRootFilesystem.");
+            return;
+        }
+        foreach (var part in path[1..].Split('/'))
+        {
+            if (part is "..")
+                throw new SandboxConfigurationException(setting, $"'{path}' contains '..'; a sandbox path may not climb out of its parent.", "Write the resolved absolute path.");
+            if (part is "." or "")
+                throw new SandboxConfigurationException(setting, $"'{path}' is not normalised (empty or '.' component).", $"Use '{Normalise(path)}'.");
+        }
+    }
+
+    private static void ValidateHostPath(string setting, string path)
+    {
+        if (string.IsNullOrEmpty(path))
+            throw new SandboxConfigurationException(setting, "the path is empty.");
+        if (path[0] != '/')
+            throw new SandboxConfigurationException(setting, $"'{path}' is relative; host paths must be absolute.", $"Use '{Path.GetFullPath(path)}'.");
+        if (path.Length > MaxPathLength || path.Contains('\0'))
+            throw new SandboxConfigurationException(setting, "the path is longer than 4096 bytes or contains a NUL character.");
+    }
+
+    private static string Normalise(string path) =>
+        "/" + string.Join('/', path.Split('/', StringSplitOptions.RemoveEmptyEntries).Where(p => p != "."));
+}

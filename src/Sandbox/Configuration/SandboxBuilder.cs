@@ -1,0 +1,215 @@
+using System.Collections.Immutable;
+using System.Diagnostics.Contracts;
+
+namespace Sandboxing;
+
+/// <summary>
+/// Composes a <see cref="Sandbox"/>. Immutable: every <c>With</c> method returns a new builder
+/// and leaves this one unchanged, so a builder can be shared and specialised freely.
+/// <c>new SandboxBuilder().Build()</c> alone gives the safe default: every namespace, the host
+/// filesystem read-only, a fresh /proc, a minimal /dev and a private /tmp.
+/// </summary>
+public sealed class SandboxBuilder
+{
+    /// <summary>Starts from the default configuration.</summary>
+    public SandboxBuilder() : this(new SandboxConfiguration())
+    {
+    }
+
+    /// <summary>Starts from an existing configuration.</summary>
+    public SandboxBuilder(SandboxConfiguration configuration) =>
+        Configuration = configuration ?? throw new ArgumentNullException(nameof(configuration));
+
+    /// <summary>The configuration built so far (not yet validated).</summary>
+    public SandboxConfiguration Configuration { get; }
+
+    private SandboxBuilder With(SandboxConfiguration configuration) => new(configuration);
+
+    /// <summary>Sets exactly which namespaces the sandbox gets.</summary>
+    [Pure]
+    public SandboxBuilder WithNamespaces(SandboxNamespaces namespaces) =>
+        With(Configuration with { Namespaces = namespaces });
+
+    /// <summary>Removes <paramref name="namespaces"/> from the sandbox's namespaces.</summary>
+    [Pure]
+    public SandboxBuilder WithoutNamespaces(SandboxNamespaces namespaces) =>
+        With(Configuration with { Namespaces = Configuration.Namespaces & ~namespaces });
+
+    /// <summary>
+    /// Chooses the network: <see cref="SandboxNetwork.None"/> (a private network namespace
+    /// with only loopback, the default) or <see cref="SandboxNetwork.Host"/>.
+    /// </summary>
+    [Pure]
+    public SandboxBuilder WithNetwork(SandboxNetwork network) => network switch
+    {
+        SandboxNetwork.None => With(Configuration with { Namespaces = Configuration.Namespaces | SandboxNamespaces.Network }),
+        SandboxNetwork.Host => WithoutNamespaces(SandboxNamespaces.Network),
+        _ => throw new ArgumentOutOfRangeException(nameof(network), network, "Unknown network mode."),
+    };
+
+    /// <summary>Sets the hostname inside the sandbox.</summary>
+    [Pure]
+    public SandboxBuilder WithHostname(string hostname) => With(Configuration with { Hostname = hostname });
+
+    /// <summary>Runs the command as <paramref name="uid"/>:<paramref name="gid"/> inside the sandbox.</summary>
+    /// <remarks>
+    /// Without explicit mappings, the calling user is mapped to this uid and gid, so the
+    /// command's files on writable binds belong to the caller on the host.
+    /// </remarks>
+    [Pure]
+    public SandboxBuilder WithUser(uint uid, uint gid) => With(Configuration with { Uid = uid, Gid = gid });
+
+    /// <summary>Sets the uid_map lines (full ranges need a privileged caller).</summary>
+    [Pure]
+    public SandboxBuilder WithUidMappings(params IEnumerable<IdMapping> mappings) =>
+        With(Configuration with { UidMappings = [.. mappings] });
+
+    /// <summary>Sets the gid_map lines (full ranges need a privileged caller).</summary>
+    [Pure]
+    public SandboxBuilder WithGidMappings(params IEnumerable<IdMapping> mappings) =>
+        With(Configuration with { GidMappings = [.. mappings] });
+
+    /// <summary>Uses the host's filesystem, read-only, as the root (the default).</summary>
+    [Pure]
+    public SandboxBuilder WithHostRootFilesystem() => With(Configuration with { Root = SandboxRoot.HostReadOnly });
+
+    /// <summary>Uses a host directory as the root filesystem, entered with pivot_root.</summary>
+    /// <param name="path">Absolute path of the root filesystem directory.</param>
+    /// <param name="readOnly">Mount it read-only.</param>
+    [Pure]
+    public SandboxBuilder WithRootFilesystem(string path, bool readOnly = false) =>
+        With(Configuration with { Root = SandboxRoot.FromDirectory(path, readOnly) });
+
+    /// <summary>Appends a mount; mounts are applied in order after the defaults.</summary>
+    [Pure]
+    public SandboxBuilder WithMount(SandboxMount mount) =>
+        With(Configuration with { Mounts = Configuration.Mounts.Add(mount ?? throw new ArgumentNullException(nameof(mount))) });
+
+    /// <summary>Appends mounts through a small list builder.</summary>
+    [Pure]
+    public SandboxBuilder WithMounts(Action<MountListBuilder> configure)
+    {
+        ArgumentNullException.ThrowIfNull(configure);
+        var list = new MountListBuilder();
+        configure(list);
+        return With(Configuration with { Mounts = Configuration.Mounts.AddRange(list.Build()) });
+    }
+
+    /// <summary>Binds a host path into the sandbox, read-only unless <paramref name="readOnly"/> is false.</summary>
+    [Pure]
+    public SandboxBuilder WithBindMount(string source, string target, bool readOnly = true) =>
+        WithMount(new BindMount(source, target, readOnly));
+
+    /// <summary>Mounts a private tmpfs at <paramref name="target"/>.</summary>
+    [Pure]
+    public SandboxBuilder WithTmpfs(string target, long? sizeBytes = null) => WithMount(new TmpfsMount(target, sizeBytes));
+
+    /// <summary>
+    /// Removes the default /proc, /dev and /tmp mounts, leaving only the mounts added after
+    /// this call.
+    /// </summary>
+    [Pure]
+    public SandboxBuilder WithoutDefaultMounts() => With(Configuration with { Mounts = [] });
+
+    /// <summary>Sets one environment variable.</summary>
+    [Pure]
+    public SandboxBuilder WithEnvironmentVariable(string name, string value) =>
+        With(Configuration with { Environment = Configuration.Environment.SetItem(name, value) });
+
+    /// <summary>Sets several environment variables.</summary>
+    [Pure]
+    public SandboxBuilder WithEnvironment(IEnumerable<KeyValuePair<string, string>> variables) =>
+        With(Configuration with { Environment = Configuration.Environment.SetItems(variables) });
+
+    /// <summary>Sets the working directory inside the sandbox.</summary>
+    [Pure]
+    public SandboxBuilder WithWorkingDirectory(string path) => With(Configuration with { WorkingDirectory = path });
+
+    /// <summary>Sets where standard input comes from.</summary>
+    [Pure]
+    public SandboxBuilder WithStandardInput(SandboxInput input) =>
+        With(Configuration with { StandardInput = input ?? throw new ArgumentNullException(nameof(input)) });
+
+    /// <summary>Sets where standard output goes.</summary>
+    [Pure]
+    public SandboxBuilder WithStandardOutput(SandboxOutput output) =>
+        With(Configuration with { StandardOutput = output ?? throw new ArgumentNullException(nameof(output)) });
+
+    /// <summary>Sets where standard error goes.</summary>
+    [Pure]
+    public SandboxBuilder WithStandardError(SandboxOutput output) =>
+        With(Configuration with { StandardError = output ?? throw new ArgumentNullException(nameof(output)) });
+
+    /// <summary>Kills the whole sandbox when it has run for <paramref name="timeout"/> (verdict TimedOut).</summary>
+    [Pure]
+    public SandboxBuilder WithTimeout(TimeSpan timeout) => With(Configuration with { Timeout = timeout });
+
+    /// <summary>Shifts CLOCK_MONOTONIC and CLOCK_BOOTTIME inside the sandbox (time namespace).</summary>
+    [Pure]
+    public SandboxBuilder WithClockOffsets(TimeSpan monotonic, TimeSpan boottime) =>
+        With(Configuration with { MonotonicClockOffset = monotonic, BoottimeClockOffset = boottime });
+
+    /// <summary>
+    /// Validates the whole configuration and creates the sandbox. Nothing is created on the
+    /// host until a command runs.
+    /// </summary>
+    /// <exception cref="SandboxConfigurationException">A setting is invalid; the message names it.</exception>
+    public Sandbox Build()
+    {
+        ConfigurationValidator.Validate(Configuration, HostIdentity.Current);
+        return new Sandbox(Configuration);
+    }
+}
+
+/// <summary>Collects mounts for <see cref="SandboxBuilder.WithMounts"/>.</summary>
+public sealed class MountListBuilder
+{
+    private readonly ImmutableArray<SandboxMount>.Builder _mounts = ImmutableArray.CreateBuilder<SandboxMount>();
+
+    /// <summary>Adds a bind mount.</summary>
+    public MountListBuilder Bind(string source, string target, bool readOnly = true, bool recursive = true, bool optional = false)
+    {
+        _mounts.Add(new BindMount(source, target, readOnly, recursive, optional));
+        return this;
+    }
+
+    /// <summary>Adds a tmpfs.</summary>
+    public MountListBuilder Tmpfs(string target, long? sizeBytes = null, int mode = 0x3FF)
+    {
+        _mounts.Add(new TmpfsMount(target, sizeBytes, mode));
+        return this;
+    }
+
+    /// <summary>Adds a procfs.</summary>
+    public MountListBuilder Proc(string target = "/proc")
+    {
+        _mounts.Add(new ProcMount(target));
+        return this;
+    }
+
+    /// <summary>Adds a minimal /dev.</summary>
+    public MountListBuilder Dev(string target = "/dev")
+    {
+        _mounts.Add(new DevMount(target));
+        return this;
+    }
+
+    /// <summary>Adds any mount.</summary>
+    public MountListBuilder Add(SandboxMount mount)
+    {
+        _mounts.Add(mount ?? throw new ArgumentNullException(nameof(mount)));
+        return this;
+    }
+
+    internal ImmutableArray<SandboxMount> Build() => _mounts.ToImmutable();
+}
+
+/// <summary>The sandbox's network.</summary>
+public enum SandboxNetwork
+{
+    /// <summary>A private network namespace with only loopback, brought up.</summary>
+    None,
+
+    /// <summary>The host's network (no network namespace).</summary>
+    Host,
+}

@@ -1,0 +1,91 @@
+using System.Collections.Immutable;
+
+namespace Sandboxing;
+
+/// <summary>
+/// Everything that describes a sandbox, as plain immutable data. <see cref="SandboxBuilder"/>
+/// produces it; <see cref="Sandbox.Configuration"/> exposes it. The shape follows the OCI
+/// runtime specification's config.json (process, root, mounts, namespaces, id mappings).
+/// </summary>
+public sealed record SandboxConfiguration
+{
+    /// <summary>The PATH a sandbox gets unless its environment sets one.</summary>
+    public const string DefaultPath = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+
+    /// <summary>Size cap of the default /tmp tmpfs: 128 MiB.</summary>
+    public const long DefaultTmpSizeBytes = 128L * 1024 * 1024;
+
+    /// <summary>The mounts every sandbox gets unless removed: a fresh /proc, a minimal /dev and a private /tmp.</summary>
+    public static ImmutableArray<SandboxMount> DefaultMounts { get; } =
+        [new ProcMount("/proc"), new DevMount("/dev"), new TmpfsMount("/tmp", DefaultTmpSizeBytes)];
+
+    /// <summary>The namespaces the sandbox gets. All of them by default.</summary>
+    public SandboxNamespaces Namespaces { get; init; } = SandboxNamespaces.All;
+
+    /// <summary>The hostname a sandbox gets when <see cref="Hostname"/> is not set.</summary>
+    public const string DefaultHostname = "sandbox";
+
+    /// <summary>
+    /// Hostname inside the sandbox (needs the UTS namespace). <see langword="null"/>: "sandbox"
+    /// when the UTS namespace is on.
+    /// </summary>
+    public string? Hostname { get; init; }
+
+    /// <summary>
+    /// uid_map lines. Empty: the calling user is mapped to <see cref="Uid"/> (root by default),
+    /// which works unprivileged too.
+    /// </summary>
+    public ImmutableArray<IdMapping> UidMappings { get; init; } = [];
+
+    /// <summary>gid_map lines. Empty: the calling user's group is mapped to <see cref="Gid"/>.</summary>
+    public ImmutableArray<IdMapping> GidMappings { get; init; } = [];
+
+    /// <summary>
+    /// The uid the command runs as, inside the sandbox. <see langword="null"/>: root (0) with a
+    /// user namespace, the caller's own uid without one.
+    /// </summary>
+    public uint? Uid { get; init; }
+
+    /// <summary>
+    /// The gid the command runs as, inside the sandbox. <see langword="null"/>: 0 with a user
+    /// namespace, the caller's own gid without one.
+    /// </summary>
+    public uint? Gid { get; init; }
+
+    /// <summary>The root filesystem. The host's, read-only, by default.</summary>
+    public SandboxRoot Root { get; init; } = SandboxRoot.HostReadOnly;
+
+    /// <summary>Mounts applied in order after the root.</summary>
+    public ImmutableArray<SandboxMount> Mounts { get; init; } = DefaultMounts;
+
+    /// <summary>
+    /// The command's environment. Nothing from the calling process leaks in: the sandbox gets
+    /// these variables, plus PATH and HOME when they are not set here.
+    /// </summary>
+    public ImmutableSortedDictionary<string, string> Environment { get; init; } =
+        ImmutableSortedDictionary.Create<string, string>(StringComparer.Ordinal);
+
+    /// <summary>Working directory of the command, inside the sandbox.</summary>
+    public string WorkingDirectory { get; init; } = "/";
+
+    /// <summary>Standard input. <see cref="SandboxInput.Null"/> by default.</summary>
+    public SandboxInput StandardInput { get; init; } = SandboxInput.Null;
+
+    /// <summary>Standard output. <see cref="SandboxOutput.Capture"/> by default.</summary>
+    public SandboxOutput StandardOutput { get; init; } = SandboxOutput.Capture;
+
+    /// <summary>Standard error. <see cref="SandboxOutput.Capture"/> by default.</summary>
+    public SandboxOutput StandardError { get; init; } = SandboxOutput.Capture;
+
+    /// <summary>Wall-clock limit; the whole sandbox is killed when it passes. None by default.</summary>
+    public TimeSpan? Timeout { get; init; }
+
+    /// <summary>Offset added to CLOCK_MONOTONIC inside the sandbox (needs the time namespace).</summary>
+    public TimeSpan MonotonicClockOffset { get; init; }
+
+    /// <summary>Offset added to CLOCK_BOOTTIME inside the sandbox (needs the time namespace).</summary>
+    public TimeSpan BoottimeClockOffset { get; init; }
+
+    /// <summary>Whether <paramref name="ns"/> is among <see cref="Namespaces"/>.</summary>
+    public bool Has(SandboxNamespaces ns) => (Namespaces & ns) == ns;
+}

@@ -1,0 +1,89 @@
+namespace Sandboxing;
+
+/// <summary>
+/// One mount operation inside the sandbox. Mounts are applied in order, after the root, so a
+/// later mount can cover an earlier one. Targets are absolute paths inside the sandbox.
+/// </summary>
+public abstract record SandboxMount
+{
+    private protected SandboxMount(string target) => Target = target;
+
+    /// <summary>Absolute path inside the sandbox where the mount appears.</summary>
+    public string Target { get; }
+}
+
+/// <summary>A host file or directory made visible inside the sandbox.</summary>
+public sealed record BindMount : SandboxMount
+{
+    /// <summary>Creates a bind mount of <paramref name="source"/> at <paramref name="target"/>.</summary>
+    /// <param name="source">Absolute host path.</param>
+    /// <param name="target">Absolute path inside the sandbox.</param>
+    /// <param name="readOnly">Whether the sandbox can only read it.</param>
+    /// <param name="recursive">Whether mounts below the source come along (rbind).</param>
+    /// <param name="optional">Whether a missing source is skipped instead of failing.</param>
+    public BindMount(string source, string target, bool readOnly = true, bool recursive = true, bool optional = false)
+        : base(target)
+    {
+        Source = source;
+        ReadOnly = readOnly;
+        Recursive = recursive;
+        Optional = optional;
+    }
+
+    /// <summary>Absolute host path.</summary>
+    public string Source { get; }
+
+    /// <summary>Whether the sandbox can only read it.</summary>
+    public bool ReadOnly { get; }
+
+    /// <summary>Whether mounts below the source come along.</summary>
+    public bool Recursive { get; }
+
+    /// <summary>Whether a missing source is skipped instead of failing.</summary>
+    public bool Optional { get; }
+}
+
+/// <summary>A private in-memory filesystem, gone when the sandbox ends.</summary>
+public sealed record TmpfsMount : SandboxMount
+{
+    /// <summary>Creates a tmpfs at <paramref name="target"/>.</summary>
+    /// <param name="target">Absolute path inside the sandbox.</param>
+    /// <param name="sizeBytes">Size cap in bytes; <see langword="null"/> for the kernel default (half of RAM).</param>
+    /// <param name="mode">Permissions of its root directory (octal 1777 by default, like /tmp).</param>
+    public TmpfsMount(string target, long? sizeBytes = null, int mode = 0x3FF /* 01777 */)
+        : base(target)
+    {
+        SizeBytes = sizeBytes;
+        Mode = mode;
+    }
+
+    /// <summary>Size cap in bytes, or <see langword="null"/> for the kernel default.</summary>
+    public long? SizeBytes { get; }
+
+    /// <summary>Permission bits of the mount's root directory.</summary>
+    public int Mode { get; }
+}
+
+/// <summary>
+/// A fresh procfs for the sandbox's PID namespace (nosuid, nodev, noexec). Without a PID
+/// namespace the host's /proc is bound instead, because a new procfs cannot be mounted there.
+/// </summary>
+public sealed record ProcMount : SandboxMount
+{
+    /// <summary>Creates a proc mount at <paramref name="target"/> (usually /proc).</summary>
+    public ProcMount(string target = "/proc") : base(target)
+    {
+    }
+}
+
+/// <summary>
+/// A minimal /dev: a tmpfs holding null, zero, full, random, urandom and tty (bound from the
+/// host), plus the fd, stdin, stdout and stderr links.
+/// </summary>
+public sealed record DevMount : SandboxMount
+{
+    /// <summary>Creates a minimal /dev at <paramref name="target"/> (usually /dev).</summary>
+    public DevMount(string target = "/dev") : base(target)
+    {
+    }
+}

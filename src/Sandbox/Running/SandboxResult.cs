@@ -1,0 +1,81 @@
+namespace Sandboxing;
+
+/// <summary>How a sandboxed run ended.</summary>
+public enum SandboxVerdict
+{
+    /// <summary>The command exited on its own; see <see cref="SandboxResult.ExitCode"/>.</summary>
+    Exited,
+
+    /// <summary>A signal killed the command; see <see cref="SandboxResult.Signal"/>.</summary>
+    Signaled,
+
+    /// <summary>The wall-clock limit passed and the whole sandbox was killed.</summary>
+    TimedOut,
+
+    /// <summary>The caller cancelled or killed the run and the whole sandbox was killed.</summary>
+    Canceled,
+}
+
+/// <summary>The outcome of one sandboxed run.</summary>
+public sealed class SandboxResult
+{
+    internal SandboxResult(
+        string sandboxId, int? exitCode, int? signal, SandboxVerdict verdict,
+        DateTimeOffset startTime, DateTimeOffset exitTime, TimeSpan wallTime,
+        string standardOutput, string standardError)
+    {
+        SandboxId = sandboxId;
+        ExitCode = exitCode;
+        Signal = signal;
+        Verdict = verdict;
+        StartTime = startTime;
+        ExitTime = exitTime;
+        WallTime = wallTime;
+        StandardOutput = standardOutput;
+        StandardError = standardError;
+    }
+
+    /// <summary>Identifier of the sandbox the command ran in.</summary>
+    public string SandboxId { get; }
+
+    /// <summary>The command's exit code, or <see langword="null"/> when a signal killed it.</summary>
+    public int? ExitCode { get; }
+
+    /// <summary>The signal that killed the command, or <see langword="null"/> when it exited.</summary>
+    public int? Signal { get; }
+
+    /// <summary>How the run ended.</summary>
+    public SandboxVerdict Verdict { get; }
+
+    /// <summary>When the sandbox was started.</summary>
+    public DateTimeOffset StartTime { get; }
+
+    /// <summary>When its first process ended.</summary>
+    public DateTimeOffset ExitTime { get; }
+
+    /// <summary>Elapsed wall-clock time from start to exit (monotonic clock).</summary>
+    public TimeSpan WallTime { get; }
+
+    /// <summary>Captured standard output (UTF-8), or empty when it was not captured.</summary>
+    public string StandardOutput { get; }
+
+    /// <summary>Captured standard error (UTF-8), or empty when it was not captured.</summary>
+    public string StandardError { get; }
+
+    /// <summary>Whether the command exited with code 0.</summary>
+    public bool IsSuccess => Verdict == SandboxVerdict.Exited && ExitCode == 0;
+
+    /// <summary>
+    /// The status a shell would report: the exit code, or 128 + the signal number when a
+    /// signal ended the command.
+    /// </summary>
+    public int ShellExitStatus => ExitCode ?? 128 + (Signal ?? 0);
+
+    /// <inheritdoc />
+    public override string ToString() => Verdict switch
+    {
+        SandboxVerdict.Exited => $"exited with code {ExitCode} after {WallTime.TotalMilliseconds:0.#} ms",
+        SandboxVerdict.Signaled => $"killed by signal {Signal} after {WallTime.TotalMilliseconds:0.#} ms",
+        _ => $"{Verdict} after {WallTime.TotalMilliseconds:0.#} ms",
+    };
+}

@@ -1,0 +1,200 @@
+/* init.c - the sandbox's first process. It finishes the setup that must happen inside the
+ * new namespaces, forks the command, and stays as init: pid 1 of a PID namespace must reap
+ * orphans, and the kernel only delivers signals to it that it asked for, so it forwards
+ * them to the command. When the command ends, init reports its status and exits, which
+ * makes the kernel kill whatever is left in the PID namespace. */
+#include "init.h"
+
+#include "mount.h"
+#include "ns.h"
+#include "protocol.h"
+#include "report.h"
+
+#include <fcntl.h>
+#include <grp.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+
+/* Signals a caller may send to stop or poke the command; init passes them on. */
+static const int forwarded_signals[] = {SIGHUP, SIGINT, SIGQUIT, SIGUSR1, SIGUSR2, SIGTERM, SIGALRM, SIGWINCH, SIGCONT};
+
+static const char *env_value(char *const *envp, const char *name)
+{
+    size_t len = strlen(name);
+    for (; *envp != NULL; envp++)
+        if (strncmp(*envp, name, len) == 0 && (*envp)[len] == '=')
+            return *envp + len + 1;
+    return NULL;
+}
+
+/* execvpe with the sandbox's own PATH; reports exactly what was looked up on failure. */
+static SBX_NORETURN void exec_command(const struct sbx_spec *spec)
+{
+    const char *file = spec->argv[0];
+    if (strchr(file, '/') != NULL) {
+        execve(file, spec->argv, spec->envp);
+        die(errno == ENOENT ? SBX_STEP_EXEC_NOT_FOUND : SBX_STEP_EXEC, errno, "%s", file);
+    }
+    const char *path = env_value(spec->envp, "PATH");
+    if (path == NULL)
+        path = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+    int saw_eacces = 0;
+    for (const char *dir = path;; dir++) {
+        const char *end = strchrnul(dir, ':');
+        char candidate[PATH_MAX];
+        int n = end == dir ? snprintf(candidate, sizeof candidate, "%s", file)
+                           : snprintf(candidate, sizeof candidate, "%.*s/%s", (int)(end - dir), dir, file);
+        if (n > 0 && (size_t)n < sizeof candidate) {
+            execve(candidate, spec->argv, spec->envp);
+            if (errno == EACCES)
+                saw_eacces = 1;
+            else if (errno != ENOENT && errno != ENOTDIR && errno != ESTALE && errno != ENODEV && errno != ETIMEDOUT)
+                die(SBX_STEP_EXEC, errno, "%s", candidate);
+        }
+        dir = end;
+        if (*end == '\0')
+            break;
+    }
+    if (saw_eacces)
+        die(SBX_STEP_EXEC, EACCES, "%s (found in PATH=%s but not executable)", file, path);
+    die(SBX_STEP_EXEC_NOT_FOUND, ENOENT, "%s (looked up in PATH=%s)", file, path);
+}
+
+/* The command's process, between fork and exec. Failures go over exec_fd. */
+static SBX_NORETURN void command_main(const struct sbx_spec *spec, int exec_fd)
+{
+    report_fd = exec_fd;
+    sigset_t none;
+    sigemptyset(&none);
+    for (int sig = 1; sig < NSIG; sig++)
+        signal(sig, SIG_DFL); /* nothing of the helper's signal setup leaks into the command */
+    sigprocmask(SIG_SETMASK, &none, NULL);
+    if (setsid() < 0)
+        die(SBX_STEP_SET_USER, errno, "setsid");
+    const char *cwd = spec->cwd != NULL ? spec->cwd : "/";
+    if (chdir(cwd) != 0)
+        die(SBX_STEP_CHDIR, errno, "%s", cwd);
+    if (spec->has_user) {
+        /* setgroups is denied in an unprivileged user namespace; there is nothing to drop. */
+        if (setgroups(0, NULL) != 0 && errno != EPERM)
+            die(SBX_STEP_SET_USER, errno, "setgroups");
+        if (setresgid(spec->gid, spec->gid, spec->gid) != 0)
+            die(SBX_STEP_SET_USER, errno, "gid %u", spec->gid);
+        if (setresuid(spec->uid, spec->uid, spec->uid) != 0)
+            die(SBX_STEP_SET_USER, errno, "uid %u", spec->uid);
+    }
+    exec_command(spec);
+}
+
+static void send_exit(int status)
+{
+    if (WIFSIGNALED(status))
+        report_send(report_fd, SBX_MSG_EXITED, SBX_EXIT_SIGNAL, WTERMSIG(status), SBX_REASON_EXITED, NULL, 0);
+    else
+        report_send(report_fd, SBX_MSG_EXITED, SBX_EXIT_CODE, WEXITSTATUS(status), SBX_REASON_EXITED, NULL, 0);
+}
+
+static SBX_NORETURN void run_init(const struct sbx_spec *spec)
+{
+    sigset_t mask;
+    sigemptyset(&mask);
+    sigaddset(&mask, SIGCHLD);
+    for (size_t i = 0; i < sizeof forwarded_signals / sizeof *forwarded_signals; i++)
+        sigaddset(&mask, forwarded_signals[i]);
+    /* Blocked before fork so no signal slips between fork and the signalfd. */
+    if (sigprocmask(SIG_BLOCK, &mask, NULL) != 0)
+        die(SBX_STEP_FORK, errno, "block signals");
+    int sfd = signalfd(-1, &mask, SFD_CLOEXEC);
+    if (sfd < 0)
+        die(SBX_STEP_FORK, errno, "signalfd");
+
+    /* exec channel: close-on-exec, so end of file means the exec succeeded. */
+    int exec_pair[2];
+    if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, exec_pair) != 0)
+        die(SBX_STEP_FORK, errno, "exec channel");
+    pid_t command = fork();
+    if (command < 0)
+        die(SBX_STEP_FORK, errno, "fork the command");
+    if (command == 0) {
+        close(exec_pair[0]);
+        close(sfd);
+        command_main(spec, exec_pair[1]);
+    }
+    close(exec_pair[1]);
+
+    /* init holds no stdio: output pipes must see end of file when the command's side closes. */
+    int null_fd = open("/dev/null", O_RDWR | O_CLOEXEC);
+    for (int fd = 0; fd <= 2; fd++) {
+        if (null_fd >= 0)
+            dup3(null_fd, fd, O_CLOEXEC);
+        else
+            close(fd);
+    }
+    if (null_fd > 2)
+        close(null_fd);
+
+    unsigned char msg[SBX_MSG_HEADER_SIZE + SBX_MSG_MAX_DETAIL];
+    ssize_t n = RETRY_EINTR(recv(exec_pair[0], msg, sizeof msg, 0));
+    close(exec_pair[0]);
+    int exec_failed = n > 0;
+    if (exec_failed)
+        RETRY_EINTR(send(report_fd, msg, (size_t)n, MSG_NOSIGNAL)); /* the command's own error record */
+    else
+        report_send(report_fd, SBX_MSG_STARTED, command, getpid(), 0, NULL, 0);
+
+    for (;;) {
+        struct signalfd_siginfo si;
+        ssize_t r = RETRY_EINTR(read(sfd, &si, sizeof si));
+        if (r != sizeof si)
+            die(SBX_STEP_SUPERVISE, r < 0 ? errno : EIO, "read signalfd");
+        if ((int)si.ssi_signo != SIGCHLD) {
+            kill(command, (int)si.ssi_signo);
+            continue;
+        }
+        int status;
+        pid_t pid;
+        while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
+            if (pid != command)
+                continue; /* an orphan: reaping it is all init owes it */
+            if (!exec_failed)
+                send_exit(status);
+            _exit(exec_failed ? 125 : 0);
+        }
+    }
+}
+
+void sandbox_child_main(const struct sbx_spec *spec, int sync_fd)
+{
+    /* If the helper dies, so do we (and with us, as pid 1, the whole PID namespace). */
+    if (prctl(PR_SET_PDEATHSIG, SIGKILL) != 0)
+        die(SBX_STEP_SYNC, errno, "PR_SET_PDEATHSIG");
+    /* The helper writes our id maps, then one byte. End of file: it died before that. */
+    char byte;
+    ssize_t n = RETRY_EINTR(read(sync_fd, &byte, 1));
+    if (n != 1)
+        _exit(125);
+    close(sync_fd);
+
+    if (spec->namespaces & SBX_NS_UTS && spec->hostname != NULL)
+        ns_set_hostname(spec->hostname);
+    if (spec->namespaces & SBX_NS_NET)
+        ns_bring_up_loopback();
+    if (spec->namespaces & SBX_NS_TIME)
+        ns_enter_time_namespace(spec); /* before the mounts: it needs the host's /proc/self */
+    if (spec->namespaces & SBX_NS_MOUNT)
+        mount_setup_filesystem(spec);
+    if (!(spec->namespaces & SBX_NS_PID) && prctl(PR_SET_CHILD_SUBREAPER, 1) != 0)
+        die(SBX_STEP_FORK, errno, "PR_SET_CHILD_SUBREAPER");
+    /* From here on, nothing inside may ptrace init or open its /proc files (its exe is the
+     * helper binary on the host: the runc CVE-2019-5736 class). */
+    if (prctl(PR_SET_DUMPABLE, 0) != 0)
+        die(SBX_STEP_FORK, errno, "PR_SET_DUMPABLE");
+    run_init(spec);
+}

@@ -1,0 +1,141 @@
+/* main.c - sandbox-helper: everything between clone() and execve(), as one recipe.
+ *
+ * Started by the .NET library with the spec on fd 3 and the control channel on fd 4
+ * (protocol.h; docs/helper-protocol.md). The steps, in order:
+ *   1. close every other inherited fd; read and parse the spec
+ *   2. clone the sandbox's init into its new namespaces (init.c takes over there)
+ *   3. write the init's uid/gid maps from outside, then let it go on
+ *   4. supervise: relay reports, enforce the timeout, report the exit (supervise.c)
+ * Any failure is reported as (step, errno, detail) on the control channel. */
+#include "init.h"
+#include "ns.h"
+#include "protocol.h"
+#include "report.h"
+#include "spec.h"
+#include "supervise.h"
+#include "kernel.h"
+
+#include <fcntl.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+
+static uint8_t *read_spec(size_t *len)
+{
+    struct stat st;
+    if (fstat(SBX_FD_SPEC, &st) != 0)
+        die(SBX_STEP_SPEC_READ, errno, "fstat spec fd %d", SBX_FD_SPEC);
+    if (st.st_size < SBX_SPEC_HEADER_SIZE || (uint64_t)st.st_size > SBX_SPEC_MAX_SIZE)
+        die(SBX_STEP_SPEC_READ, EINVAL, "spec is %lld bytes", (long long)st.st_size);
+    uint8_t *buf = malloc((size_t)st.st_size);
+    if (buf == NULL)
+        die(SBX_STEP_SPEC_READ, ENOMEM, "%lld-byte spec", (long long)st.st_size);
+    size_t got = 0;
+    while (got < (size_t)st.st_size) {
+        ssize_t n = RETRY_EINTR(pread(SBX_FD_SPEC, buf + got, (size_t)st.st_size - got, (off_t)got));
+        if (n <= 0)
+            die(SBX_STEP_SPEC_READ, n < 0 ? errno : EIO, "read spec");
+        got += (size_t)n;
+    }
+    close(SBX_FD_SPEC);
+    *len = got;
+    return buf;
+}
+
+int main(int argc, char **argv)
+{
+    (void)argv;
+    if (argc != 1) {
+        fprintf(stderr, "sandbox-helper is started by the Sandbox .NET library, not by hand.\n");
+        return 2;
+    }
+    close_fds_from(SBX_FD_FIRST_EXTRA);
+    report_fd = SBX_FD_CONTROL;
+    die_control_fd = SBX_FD_CONTROL;
+    /* Writes to a vanished peer must fail with EPIPE rather than kill us. */
+    signal(SIGPIPE, SIG_IGN);
+
+    size_t len;
+    uint8_t *buf = read_spec(&len);
+    struct sbx_spec spec;
+    char err[512];
+    if (spec_parse(buf, len, &spec, err, sizeof err) != 0) {
+        report_error(SBX_STEP_SPEC_PARSE, EINVAL, "%s", err);
+        finish(SBX_FD_CONTROL, 1);
+    }
+    free(buf);
+
+    /* Orphans of a sandbox without a PID namespace are reparented to us, so we can kill them. */
+    if (prctl(PR_SET_CHILD_SUBREAPER, 1) != 0) {
+        report_error(SBX_STEP_CLONE, errno, "PR_SET_CHILD_SUBREAPER");
+        finish(SBX_FD_CONTROL, 1);
+    }
+
+    int report_pair[2], sync_pipe[2];
+    if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, report_pair) != 0 || pipe2(sync_pipe, O_CLOEXEC) != 0) {
+        report_error(SBX_STEP_CLONE, errno, "report channel");
+        finish(SBX_FD_CONTROL, 1);
+    }
+
+    int pidfd = -1;
+    struct sbx_clone_args args = {
+        .flags = ns_clone_flags(spec.namespaces) | SBX_CLONE_PIDFD,
+        .pidfd = (uint64_t)(uintptr_t)&pidfd,
+        .exit_signal = SIGCHLD,
+    };
+    pid_t child = (pid_t)sys_clone3(&args);
+    if (child < 0) {
+        report_error(SBX_STEP_CLONE, errno, "clone3 flags 0x%llx", (unsigned long long)args.flags);
+        finish(SBX_FD_CONTROL, 1);
+    }
+    if (child == 0) {
+        close(report_pair[0]);
+        close(sync_pipe[1]);
+        close(SBX_FD_CONTROL); /* the sandbox never holds the library's channel */
+        report_fd = report_pair[1];
+        die_control_fd = -1;
+        sandbox_child_main(&spec, sync_pipe[0]);
+    }
+    close(report_pair[1]);
+    close(sync_pipe[0]);
+    die_kill_pid = child;
+
+    struct sandbox sb = {
+        .init_pid = child,
+        .init_pidfd = pidfd,
+        .report_fd = report_pair[0],
+        .control_fd = SBX_FD_CONTROL,
+        .has_pid_ns = (spec.namespaces & SBX_NS_PID) != 0,
+        .timeout_ms = spec.timeout_ms,
+    };
+    if (spec.namespaces & SBX_NS_USER) {
+        /* idmap_write dies on failure; the child then sees end of file and exits, and
+         * PR_SET_PDEATHSIG covers the rest. */
+        idmap_write(child, &spec);
+    }
+    if (RETRY_EINTR(write(sync_pipe[1], "x", 1)) != 1) {
+        report_error(SBX_STEP_SYNC, errno, "release the sandbox");
+        kill_sandbox(&sb);
+        finish(SBX_FD_CONTROL, 1);
+    }
+    close(sync_pipe[1]);
+
+    /* Our stdio belongs to the command now: holding it would keep the library's output
+     * pipes open after the sandbox has ended. */
+    int null_fd = open("/dev/null", O_RDWR | O_CLOEXEC);
+    for (int fd = 0; fd <= 2; fd++)
+        if (null_fd >= 0)
+            dup3(null_fd, fd, O_CLOEXEC);
+    if (null_fd > 2)
+        close(null_fd);
+
+    spec_free(&spec);
+    die_kill_pid = 0; /* from here on, supervise() handles failures itself */
+    supervise(&sb);
+}

@@ -1,0 +1,280 @@
+/* mount.c - the sandbox's filesystem.
+ *
+ * Everything is fd-based (open_tree, fsopen/fsmount, move_mount, mount_setattr; Linux 5.12+):
+ * a mount is built detached, given its flags, then attached to a target that was resolved
+ * with openat2(RESOLVE_IN_ROOT) against the new root. A symlink or ".." in a root
+ * filesystem therefore cannot send a mount, or a directory we create, outside that root
+ * (the runc CVE-2021-30465 class).
+ *
+ * Order: clone the root tree and every bind source first, while the host's paths are still
+ * what the caller meant; then cover /tmp with a private staging tmpfs and attach the root
+ * tree there; apply the mounts in spec order; pivot_root into it and detach the old root,
+ * staging included. */
+#include "mount.h"
+
+#include "kernel.h"
+#include "protocol.h"
+#include "report.h"
+
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+
+#define STAGING "/tmp"
+#define NEW_ROOT STAGING "/root"
+
+/* Detached copy of a host tree; -1 with errno on failure. */
+static int clone_tree(const char *path, int recursive)
+{
+    return sys_open_tree(AT_FDCWD, path, OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | (recursive ? AT_RECURSIVE : 0));
+}
+
+static int set_mount_attrs(int mnt_fd, uint64_t attrs, int recursive)
+{
+    struct sbx_mount_attr attr = {.attr_set = attrs, .propagation = MS_PRIVATE};
+    return sys_mount_setattr(mnt_fd, "", AT_EMPTY_PATH | (recursive ? AT_RECURSIVE : 0), &attr);
+}
+
+static uint64_t attrs_from_flags(uint32_t flags)
+{
+    uint64_t attrs = 0;
+    if (flags & SBX_MOUNTF_READONLY)
+        attrs |= SBX_MOUNT_ATTR_RDONLY;
+    if (flags & SBX_MOUNTF_NOSUID)
+        attrs |= SBX_MOUNT_ATTR_NOSUID;
+    if (flags & SBX_MOUNTF_NODEV)
+        attrs |= SBX_MOUNT_ATTR_NODEV;
+    if (flags & SBX_MOUNTF_NOEXEC)
+        attrs |= SBX_MOUNT_ATTR_NOEXEC;
+    return attrs;
+}
+
+/* Resolve path inside root_fd without ever leaving it; O_PATH fd or -1 with errno. */
+static int open_in_root(int root_fd, const char *path)
+{
+    struct sbx_open_how how = {.flags = O_PATH | O_CLOEXEC, .resolve = SBX_RESOLVE_IN_ROOT | SBX_RESOLVE_NO_MAGICLINKS};
+    return (int)RETRY_EINTR(sys_openat2(root_fd, path, &how));
+}
+
+/* Open (creating when missing) the mount target `path` inside root_fd: a directory, or an
+ * empty file when the mount source is a file. Parents are created as directories. Every
+ * component is resolved by openat2 inside the root, and mkdirat/openat(O_EXCL) never follow
+ * a symlink in the last component, so nothing is created outside the root. */
+static int open_target(int root_fd, const char *path, int want_dir)
+{
+    int fd = open_in_root(root_fd, path);
+    if (fd >= 0 || errno != ENOENT)
+        return fd;
+
+    char parent[SBX_MAX_PATH];
+    const char *slash = strrchr(path, '/');
+    size_t plen = (size_t)(slash - path);
+    if (plen == 0)
+        plen = 1; /* parent is "/" */
+    if (plen >= sizeof parent) {
+        errno = ENAMETOOLONG;
+        return -1;
+    }
+    memcpy(parent, path, plen);
+    parent[plen] = '\0';
+    cleanup_fd int parent_fd = open_target(root_fd, parent, 1);
+    if (parent_fd < 0)
+        return -1;
+    /* O_PATH fds cannot be used with mkdirat; reopen the parent as a real directory. */
+    char proc_path[64];
+    snprintf(proc_path, sizeof proc_path, "/proc/self/fd/%d", parent_fd);
+    cleanup_fd int dir_fd = (int)RETRY_EINTR(open(proc_path, O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+    if (dir_fd < 0)
+        return -1;
+    const char *name = slash + 1;
+    if (want_dir) {
+        if (mkdirat(dir_fd, name, 0755) != 0 && errno != EEXIST)
+            return -1;
+    } else {
+        int ffd = (int)RETRY_EINTR(openat(dir_fd, name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644));
+        if (ffd < 0 && errno != EEXIST)
+            return -1;
+        if (ffd >= 0)
+            close(ffd);
+    }
+    return open_in_root(root_fd, path);
+}
+
+static void attach(int mnt_fd, int root_fd, const char *target, int want_dir, int step)
+{
+    cleanup_fd int target_fd = open_target(root_fd, target, want_dir);
+    if (target_fd < 0)
+        die(SBX_STEP_MOUNT_TARGET, errno, "%s", target);
+    if (sys_move_mount(mnt_fd, "", target_fd, "", SBX_MOVE_MOUNT_F_EMPTY_PATH | SBX_MOVE_MOUNT_T_EMPTY_PATH) != 0)
+        die(step, errno, "attach at %s", target);
+}
+
+/* A new filesystem instance (tmpfs, proc), detached, with mount attributes. */
+static int new_fs(const char *type, const char *const *options, uint64_t attrs, int step, const char *target)
+{
+    cleanup_fd int fs_fd = sys_fsopen(type, SBX_FSOPEN_CLOEXEC);
+    if (fs_fd < 0)
+        die(step, errno, "fsopen(%s) for %s", type, target);
+    for (; options != NULL && options[0] != NULL; options += 2)
+        if (sys_fsconfig(fs_fd, SBX_FSCONFIG_SET_STRING, options[0], options[1], 0) != 0)
+            die(step, errno, "%s option %s=%s for %s", type, options[0], options[1], target);
+    if (sys_fsconfig(fs_fd, SBX_FSCONFIG_CMD_CREATE, NULL, NULL, 0) != 0) {
+        int err = errno;
+        char log[256] = "";
+        ssize_t n = read(fs_fd, log, sizeof log - 1); /* the kernel's own reason, if any */
+        log[n > 0 ? n : 0] = '\0';
+        die(step, err, "create %s for %s%s%s", type, target, n > 0 ? ": " : "", log);
+    }
+    int mnt_fd = sys_fsmount(fs_fd, SBX_FSMOUNT_CLOEXEC, (unsigned)attrs);
+    if (mnt_fd < 0)
+        die(step, errno, "fsmount(%s) for %s", type, target);
+    return mnt_fd;
+}
+
+static void mount_tmpfs(int root_fd, const struct sbx_mount *m)
+{
+    char size[32], mode[16];
+    snprintf(mode, sizeof mode, "%o", m->mode);
+    snprintf(size, sizeof size, "%llu", (unsigned long long)m->size);
+    const char *opts[] = {"mode", mode, m->size ? "size" : NULL, size, NULL};
+    cleanup_fd int mnt_fd = new_fs("tmpfs", opts, attrs_from_flags(m->flags) | SBX_MOUNT_ATTR_NOSUID | SBX_MOUNT_ATTR_NODEV, SBX_STEP_MOUNT_TMPFS, m->target);
+    attach(mnt_fd, root_fd, m->target, 1, SBX_STEP_MOUNT_TMPFS);
+}
+
+static void mount_proc(int root_fd, const struct sbx_mount *m)
+{
+    cleanup_fd int mnt_fd = new_fs("proc", NULL, SBX_MOUNT_ATTR_NOSUID | SBX_MOUNT_ATTR_NODEV | SBX_MOUNT_ATTR_NOEXEC, SBX_STEP_MOUNT_PROC, m->target);
+    attach(mnt_fd, root_fd, m->target, 1, SBX_STEP_MOUNT_PROC);
+}
+
+/* A tmpfs holding bind mounts of the host's harmless character devices. Device nodes
+ * cannot be created in a user namespace, so binding the host's nodes is the only way. */
+static void mount_dev(int root_fd, const struct sbx_mount *m)
+{
+    static const char *const devices[] = {"null", "zero", "full", "random", "urandom", "tty"};
+    static const char *const links[][2] = {
+        {"fd", "/proc/self/fd"}, {"stdin", "/proc/self/fd/0"}, {"stdout", "/proc/self/fd/1"}, {"stderr", "/proc/self/fd/2"}};
+    const char *opts[] = {"mode", "755", "size", "65536", NULL};
+    cleanup_fd int mnt_fd = new_fs("tmpfs", opts, SBX_MOUNT_ATTR_NOSUID | SBX_MOUNT_ATTR_NOEXEC, SBX_STEP_MOUNT_DEV, m->target);
+    /* Populate through the detached mount's own root fd before it is attached. */
+    for (size_t i = 0; i < sizeof devices / sizeof *devices; i++) {
+        int fd = (int)RETRY_EINTR(openat(mnt_fd, devices[i], O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666));
+        if (fd < 0)
+            die(SBX_STEP_MOUNT_DEV, errno, "create %s/%s", m->target, devices[i]);
+        close(fd);
+    }
+    for (size_t i = 0; i < sizeof links / sizeof *links; i++)
+        if (symlinkat(links[i][1], mnt_fd, links[i][0]) != 0)
+            die(SBX_STEP_MOUNT_DEV, errno, "symlink %s/%s", m->target, links[i][0]);
+    for (const char *dir = "pts"; dir != NULL; dir = strcmp(dir, "pts") == 0 ? "shm" : NULL)
+        if (mkdirat(mnt_fd, dir, strcmp(dir, "shm") == 0 ? 01777 : 0755) != 0)
+            die(SBX_STEP_MOUNT_DEV, errno, "mkdir %s/%s", m->target, dir);
+    attach(mnt_fd, root_fd, m->target, 1, SBX_STEP_MOUNT_DEV);
+
+    for (size_t i = 0; i < sizeof devices / sizeof *devices; i++) {
+        char host[32], target[SBX_MAX_PATH];
+        snprintf(host, sizeof host, "/dev/%s", devices[i]);
+        snprintf(target, sizeof target, "%s/%s", m->target, devices[i]);
+        cleanup_fd int dev_fd = clone_tree(host, 0);
+        if (dev_fd < 0)
+            die(SBX_STEP_MOUNT_DEV, errno, "%s on the host", host);
+        if (set_mount_attrs(dev_fd, SBX_MOUNT_ATTR_NOSUID | SBX_MOUNT_ATTR_NOEXEC, 0) != 0)
+            die(SBX_STEP_MOUNT_DEV, errno, "mount attributes of %s", host);
+        attach(dev_fd, root_fd, target, 0, SBX_STEP_MOUNT_DEV);
+    }
+}
+
+void mount_setup_filesystem(const struct sbx_spec *spec)
+{
+    /* Nothing we mount may propagate back to the host. */
+    if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) != 0)
+        die(SBX_STEP_MOUNT_PRIVATE, errno, "make / private");
+
+    int host_root = strcmp(spec->root_path, "/") == 0;
+    cleanup_fd int tree_fd = clone_tree(spec->root_path, 1);
+    if (tree_fd < 0)
+        die(SBX_STEP_ROOT, errno, "%s", spec->root_path);
+    /* The host's tree is read-only before anything touches it, so a missing mount target
+     * can never be created on the host. A root directory stays writable until its mount
+     * targets exist; its read-only flag comes at the end. Devices come only from /dev. */
+    uint64_t root_attrs = SBX_MOUNT_ATTR_NODEV | (host_root ? SBX_MOUNT_ATTR_RDONLY | SBX_MOUNT_ATTR_NOSUID : 0);
+    if (set_mount_attrs(tree_fd, root_attrs, 1) != 0)
+        die(SBX_STEP_ROOT, errno, "mount attributes of %s", spec->root_path);
+
+    int *bind_fds = calloc(spec->n_mounts + 1, sizeof *bind_fds);
+    if (bind_fds == NULL)
+        die(SBX_STEP_MOUNT_BIND, ENOMEM, "bind mount table");
+    for (size_t i = 0; i < spec->n_mounts; i++) {
+        const struct sbx_mount *m = &spec->mounts[i];
+        bind_fds[i] = -1;
+        if (m->type != SBX_MOUNT_BIND)
+            continue;
+        bind_fds[i] = clone_tree(m->source, m->flags & SBX_MOUNTF_RECURSIVE);
+        if (bind_fds[i] < 0 && !(errno == ENOENT && (m->flags & SBX_MOUNTF_OPTIONAL)))
+            die(SBX_STEP_MOUNT_BIND, errno, "%s", m->source);
+    }
+
+    const char *staging_opts[] = {"mode", "700", "size", "65536", NULL};
+    {
+        cleanup_fd int staging_fd = new_fs("tmpfs", staging_opts, SBX_MOUNT_ATTR_NOSUID | SBX_MOUNT_ATTR_NODEV | SBX_MOUNT_ATTR_NOEXEC, SBX_STEP_ROOT, STAGING);
+        if (sys_move_mount(staging_fd, "", AT_FDCWD, STAGING, SBX_MOVE_MOUNT_F_EMPTY_PATH) != 0)
+            die(SBX_STEP_ROOT, errno, "staging tmpfs on %s", STAGING);
+    }
+    if (mkdir(NEW_ROOT, 0755) != 0)
+        die(SBX_STEP_ROOT, errno, "%s", NEW_ROOT);
+    if (sys_move_mount(tree_fd, "", AT_FDCWD, NEW_ROOT, SBX_MOVE_MOUNT_F_EMPTY_PATH) != 0)
+        die(SBX_STEP_ROOT, errno, "attach %s", spec->root_path);
+    cleanup_fd int root_fd = (int)RETRY_EINTR(open(NEW_ROOT, O_PATH | O_DIRECTORY | O_CLOEXEC));
+    if (root_fd < 0)
+        die(SBX_STEP_ROOT, errno, "%s", NEW_ROOT);
+
+    for (size_t i = 0; i < spec->n_mounts; i++) {
+        const struct sbx_mount *m = &spec->mounts[i];
+        switch (m->type) {
+        case SBX_MOUNT_BIND: {
+            if (bind_fds[i] < 0)
+                break; /* optional and missing */
+            struct stat st;
+            if (fstat(bind_fds[i], &st) != 0)
+                die(SBX_STEP_MOUNT_BIND, errno, "%s", m->source);
+            if (set_mount_attrs(bind_fds[i], attrs_from_flags(m->flags), m->flags & SBX_MOUNTF_RECURSIVE) != 0)
+                die(SBX_STEP_MOUNT_BIND, errno, "mount attributes of %s", m->source);
+            attach(bind_fds[i], root_fd, m->target, S_ISDIR(st.st_mode), SBX_STEP_MOUNT_BIND);
+            close(bind_fds[i]);
+            bind_fds[i] = -1;
+            break;
+        }
+        case SBX_MOUNT_TMPFS:
+            mount_tmpfs(root_fd, m);
+            break;
+        case SBX_MOUNT_PROC:
+            mount_proc(root_fd, m);
+            break;
+        case SBX_MOUNT_DEV:
+            mount_dev(root_fd, m);
+            break;
+        }
+    }
+    free(bind_fds);
+
+    if (!host_root && (spec->root_flags & SBX_ROOT_READONLY)) {
+        struct sbx_mount_attr attr = {.attr_set = SBX_MOUNT_ATTR_RDONLY};
+        if (sys_mount_setattr(tree_fd, "", AT_EMPTY_PATH, &attr) != 0)
+            die(SBX_STEP_ROOT, errno, "make %s read-only", spec->root_path);
+    }
+
+    /* pivot_root(".", ".") stacks the old root on the new one; detaching "." then removes
+     * the old root (and the staging tmpfs under it) without needing a directory for it. */
+    if (fchdir(root_fd) != 0)
+        die(SBX_STEP_PIVOT_ROOT, errno, "chdir to the new root");
+    if (syscall(SYS_pivot_root, ".", ".") != 0)
+        die(SBX_STEP_PIVOT_ROOT, errno, "pivot_root into %s", spec->root_path);
+    if (umount2(".", MNT_DETACH) != 0)
+        die(SBX_STEP_PIVOT_ROOT, errno, "detach the old root");
+    if (chdir("/") != 0)
+        die(SBX_STEP_PIVOT_ROOT, errno, "chdir /");
+}

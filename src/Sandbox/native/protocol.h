@@ -1,0 +1,140 @@
+/*
+ * protocol.h - the wire format between the .NET library and sandbox-helper.
+ *
+ * This file is the single C definition of the protocol; HelperProtocol.cs is the single
+ * C# one, and a test reads this header and checks that every constant matches. The
+ * protocol is described, with a diagram, in docs/helper-protocol.md.
+ *
+ * All integers are little-endian and unaligned; strings are length-prefixed bytes
+ * without a terminating NUL (a NUL inside a string is a malformed spec).
+ */
+#ifndef SBX_PROTOCOL_H
+#define SBX_PROTOCOL_H
+
+/* ---- File descriptors the helper is started with ---------------------------------- */
+#define SBX_FD_SPEC 3    /* read-only memfd holding the whole spec */
+#define SBX_FD_CONTROL 4 /* AF_UNIX SOCK_SEQPACKET: commands in, reports out */
+#define SBX_FD_FIRST_EXTRA 5 /* everything from here on is closed at helper start */
+
+/* ---- Spec: header, then records --------------------------------------------------- */
+/* header: u32 magic, u32 version, u32 total length in bytes (header included) */
+#define SBX_SPEC_MAGIC 0x53584253u /* the bytes "SBXS" */
+#define SBX_SPEC_VERSION 1
+#define SBX_SPEC_HEADER_SIZE 12
+#define SBX_SPEC_MAX_SIZE (64u * 1024u * 1024u)
+/* record: u16 tag, u16 reserved (0), u32 payload length, payload */
+#define SBX_RECORD_HEADER_SIZE 8
+
+/* payload: u32 namespace flags (SBX_NS_*) - required, once */
+#define SBX_REC_NAMESPACES 1
+/* payload: string - once */
+#define SBX_REC_HOSTNAME 2
+/* payload: u32 inside, u32 outside, u32 count - repeated, in order */
+#define SBX_REC_UID_MAP 3
+#define SBX_REC_GID_MAP 4
+/* payload: u32 uid, u32 gid inside the sandbox for the command - once */
+#define SBX_REC_USER 5
+/* payload: u32 flags (SBX_ROOT_*), string path ("/" is the host) - required, once */
+#define SBX_REC_ROOT 6
+/* payload: u32 type (SBX_MOUNT_*), u32 flags (SBX_MOUNTF_*), u32 mode, u64 size,
+ *          u32 source length, source, u32 target length, target - repeated, in order */
+#define SBX_REC_MOUNT 7
+/* payload: string - repeated, in order; at least one */
+#define SBX_REC_ARG 8
+/* payload: string "NAME=value" - repeated */
+#define SBX_REC_ENV 9
+/* payload: string, absolute path inside the sandbox - once */
+#define SBX_REC_CWD 10
+/* payload: i64 monotonic offset ns, i64 boottime offset ns - once, needs SBX_NS_TIME */
+#define SBX_REC_TIME_OFFSETS 11
+/* payload: u64 wall-clock limit in milliseconds - once */
+#define SBX_REC_TIMEOUT 12
+
+/* namespace flags */
+#define SBX_NS_USER 0x01
+#define SBX_NS_PID 0x02
+#define SBX_NS_MOUNT 0x04
+#define SBX_NS_NET 0x08
+#define SBX_NS_UTS 0x10
+#define SBX_NS_IPC 0x20
+#define SBX_NS_CGROUP 0x40
+#define SBX_NS_TIME 0x80
+#define SBX_NS_ALL 0xff
+
+/* root flags */
+#define SBX_ROOT_READONLY 0x01
+
+/* mount types */
+#define SBX_MOUNT_BIND 1
+#define SBX_MOUNT_TMPFS 2
+#define SBX_MOUNT_PROC 3
+#define SBX_MOUNT_DEV 4 /* tmpfs with null, zero, full, random, urandom, tty */
+
+/* mount flags */
+#define SBX_MOUNTF_READONLY 0x01
+#define SBX_MOUNTF_RECURSIVE 0x02
+#define SBX_MOUNTF_OPTIONAL 0x04 /* bind: skip silently when the source is missing */
+#define SBX_MOUNTF_NOSUID 0x08
+#define SBX_MOUNTF_NODEV 0x10
+#define SBX_MOUNTF_NOEXEC 0x20
+
+/* limits the parser enforces */
+#define SBX_MAX_ARGS 65536
+#define SBX_MAX_ENV 65536
+#define SBX_MAX_MOUNTS 1024
+#define SBX_MAX_ID_MAPS 340 /* the kernel's limit on uid_map lines */
+#define SBX_MAX_PATH 4096
+#define SBX_MAX_STRING (128 * 1024) /* MAX_ARG_STRLEN */
+#define SBX_MAX_HOSTNAME 64
+
+/* ---- Control channel messages (both directions) ----------------------------------- */
+/* every message: u32 type, i32 a, i32 b, i32 c, then up to SBX_MSG_MAX_DETAIL bytes of
+ * detail text (not NUL-terminated); one message per SEQPACKET datagram */
+#define SBX_MSG_HEADER_SIZE 16
+#define SBX_MSG_MAX_DETAIL 1024
+
+/* helper -> library */
+#define SBX_MSG_ERROR 1   /* a = step (SBX_STEP_*), b = errno, detail = path or text */
+#define SBX_MSG_STARTED 2 /* a = host pid of the command, b = host pid of the sandbox init */
+#define SBX_MSG_EXITED 3  /* a = SBX_EXIT_*, b = exit code or signal, c = SBX_REASON_* */
+
+/* library -> helper */
+#define SBX_CMD_SIGNAL 101 /* a = signal, delivered to the command */
+#define SBX_CMD_KILL 102   /* SIGKILL every process of the sandbox */
+/* end of file on the control channel: the library is gone; kill everything, exit */
+
+#define SBX_EXIT_CODE 1
+#define SBX_EXIT_SIGNAL 2
+
+#define SBX_REASON_EXITED 0  /* the command ended on its own */
+#define SBX_REASON_TIMEOUT 1 /* the helper killed the sandbox at SBX_REC_TIMEOUT */
+#define SBX_REASON_KILLED 2  /* the helper killed the sandbox on SBX_CMD_KILL */
+
+/* ---- Steps named in SBX_MSG_ERROR ------------------------------------------------- */
+#define SBX_STEP_SPEC_READ 1
+#define SBX_STEP_SPEC_PARSE 2
+#define SBX_STEP_CLONE 3
+#define SBX_STEP_SETGROUPS 4
+#define SBX_STEP_UID_MAP 5
+#define SBX_STEP_GID_MAP 6
+#define SBX_STEP_SYNC 7
+#define SBX_STEP_HOSTNAME 8
+#define SBX_STEP_LOOPBACK 9
+#define SBX_STEP_TIME_NAMESPACE 10
+#define SBX_STEP_MOUNT_PRIVATE 11
+#define SBX_STEP_ROOT 12
+#define SBX_STEP_MOUNT_TARGET 13
+#define SBX_STEP_MOUNT_BIND 14
+#define SBX_STEP_MOUNT_TMPFS 15
+#define SBX_STEP_MOUNT_PROC 16
+#define SBX_STEP_MOUNT_DEV 17
+#define SBX_STEP_PIVOT_ROOT 18
+#define SBX_STEP_CHDIR 19
+#define SBX_STEP_SET_USER 20
+#define SBX_STEP_FORK 21
+#define SBX_STEP_EXEC 22
+#define SBX_STEP_EXEC_NOT_FOUND 23
+#define SBX_STEP_SUPERVISE 24
+#define SBX_STEP_STDIO 25
+
+#endif

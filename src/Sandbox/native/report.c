@@ -1,0 +1,69 @@
+/* report.c - the status channel: every failure is (step, errno, detail). */
+#include "report.h"
+
+#include "protocol.h"
+#include "supervise.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+
+int report_fd = -1;
+pid_t die_kill_pid = 0;
+int die_control_fd = -1;
+
+int report_send(int fd, uint32_t type, int32_t a, int32_t b, int32_t c, const char *detail, size_t detail_len)
+{
+    unsigned char buf[SBX_MSG_HEADER_SIZE + SBX_MSG_MAX_DETAIL];
+    if (detail_len > SBX_MSG_MAX_DETAIL)
+        detail_len = SBX_MSG_MAX_DETAIL;
+    memcpy(buf, &type, 4);
+    memcpy(buf + 4, &a, 4);
+    memcpy(buf + 8, &b, 4);
+    memcpy(buf + 12, &c, 4);
+    if (detail_len > 0)
+        memcpy(buf + SBX_MSG_HEADER_SIZE, detail, detail_len);
+    /* MSG_NOSIGNAL: a vanished reader must give EPIPE, not kill us with SIGPIPE. */
+    ssize_t n = RETRY_EINTR(send(fd, buf, SBX_MSG_HEADER_SIZE + detail_len, MSG_NOSIGNAL));
+    return n < 0 ? -1 : 0;
+}
+
+static void vreport_error(int step, int err, const char *fmt, va_list ap)
+{
+    char detail[SBX_MSG_MAX_DETAIL];
+    int n = vsnprintf(detail, sizeof detail, fmt, ap);
+    if (n < 0)
+        n = 0;
+    if ((size_t)n >= sizeof detail)
+        n = sizeof detail - 1;
+    if (report_fd >= 0)
+        report_send(report_fd, SBX_MSG_ERROR, step, err, 0, detail, (size_t)n);
+    else
+        dprintf(2, "sandbox-helper: step %d failed: %s: %s\n", step, detail, strerror(err));
+}
+
+void report_error(int step, int err, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vreport_error(step, err, fmt, ap);
+    va_end(ap);
+}
+
+void die(int step, int err, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vreport_error(step, err, fmt, ap);
+    va_end(ap);
+    if (die_kill_pid > 0) {
+        kill(die_kill_pid, SIGKILL);
+        waitpid(die_kill_pid, NULL, __WALL);
+    }
+    if (die_control_fd >= 0)
+        finish(die_control_fd, 125);
+    _exit(125);
+}

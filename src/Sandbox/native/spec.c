@@ -1,0 +1,221 @@
+/* spec.c - parser for the binary spec. It trusts nothing: every length is checked against
+ * the bytes that remain, every record against its expected size, every string for NULs,
+ * and every count against the limits in protocol.h. It allocates one arena up front sized
+ * from the input length, so a malformed spec can never make it allocate more. */
+#include "spec.h"
+
+#include "protocol.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct reader {
+    const uint8_t *p;
+    size_t left;
+};
+
+struct arena {
+    char *base;
+    size_t used, size;
+};
+
+static void *arena_alloc(struct arena *a, size_t size, size_t align)
+{
+    size_t start = (a->used + align - 1) & ~(align - 1);
+    if (start > a->size || size > a->size - start)
+        return NULL;
+    a->used = start + size;
+    return a->base + start;
+}
+
+static int take(struct reader *r, void *out, size_t n)
+{
+    if (r->left < n)
+        return -1;
+    memcpy(out, r->p, n);
+    r->p += n;
+    r->left -= n;
+    return 0;
+}
+
+static int take_u32(struct reader *r, uint32_t *v) { return take(r, v, 4); }
+static int take_u64(struct reader *r, uint64_t *v) { return take(r, v, 8); }
+
+/* Copy n bytes into the arena as a NUL-terminated string; NULs inside are malformed. */
+static const char *take_string(struct reader *r, size_t n, struct arena *a)
+{
+    if (r->left < n || n > SBX_MAX_STRING || memchr(r->p, '\0', n) != NULL)
+        return NULL;
+    char *s = arena_alloc(a, n + 1, 1);
+    if (s == NULL)
+        return NULL;
+    memcpy(s, r->p, n);
+    s[n] = '\0';
+    r->p += n;
+    r->left -= n;
+    return s;
+}
+
+static int fail(char *err, size_t err_len, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static int fail(char *err, size_t err_len, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(err, err_len, fmt, ap);
+    va_end(ap);
+    return -1;
+}
+
+static int is_absolute_path(const char *s) { return s[0] == '/' && strlen(s) < SBX_MAX_PATH; }
+
+int spec_parse(const uint8_t *buf, size_t len, struct sbx_spec *spec, char *err, size_t err_len)
+{
+    memset(spec, 0, sizeof *spec);
+    if (len < SBX_SPEC_HEADER_SIZE)
+        return fail(err, err_len, "spec is %zu bytes, shorter than its header", len);
+    uint32_t magic, version, total;
+    memcpy(&magic, buf, 4);
+    memcpy(&version, buf + 4, 4);
+    memcpy(&total, buf + 8, 4);
+    if (magic != SBX_SPEC_MAGIC)
+        return fail(err, err_len, "bad spec magic 0x%08x (not a sandbox spec)", magic);
+    if (version != SBX_SPEC_VERSION)
+        return fail(err, err_len, "spec version %u, this helper reads version %u: the library and sandbox-helper come from different builds", version, SBX_SPEC_VERSION);
+    if (total != len || len > SBX_SPEC_MAX_SIZE)
+        return fail(err, err_len, "spec length field says %u bytes, %zu arrived", total, len);
+
+    /* Every record has an 8-byte header, so there are at most len/8 of them; strings copy
+     * at most len bytes plus a NUL each; arrays hold at most len/8 entries plus a NULL. */
+    size_t max_records = len / SBX_RECORD_HEADER_SIZE + 1;
+    size_t arena_size = len + max_records /* NULs */ + 2 * (max_records + 1) * sizeof(char *) /* argv, envp */
+                        + max_records * sizeof(struct sbx_mount) + 2 * max_records * sizeof(struct sbx_id_map) + 64;
+    struct arena a = {.base = calloc(1, arena_size), .used = 0, .size = arena_size};
+    if (a.base == NULL)
+        return fail(err, err_len, "out of memory for a %zu-byte spec", len);
+    spec->arena_ = a.base;
+    spec->argv = arena_alloc(&a, (max_records + 1) * sizeof(char *), sizeof(char *));
+    spec->envp = arena_alloc(&a, (max_records + 1) * sizeof(char *), sizeof(char *));
+    spec->mounts = arena_alloc(&a, max_records * sizeof(struct sbx_mount), 8);
+    spec->uid_maps = arena_alloc(&a, max_records * sizeof(struct sbx_id_map), 4);
+    spec->gid_maps = arena_alloc(&a, max_records * sizeof(struct sbx_id_map), 4);
+
+    int seen_namespaces = 0, seen_root = 0;
+    struct reader r = {buf + SBX_SPEC_HEADER_SIZE, len - SBX_SPEC_HEADER_SIZE};
+    while (r.left > 0) {
+        uint16_t tag, reserved;
+        uint32_t size;
+        if (take(&r, &tag, 2) || take(&r, &reserved, 2) || take_u32(&r, &size))
+            goto truncated;
+        if (reserved != 0 || size > r.left)
+            goto truncated;
+        struct reader p = {r.p, size};
+        r.p += size;
+        r.left -= size;
+        switch (tag) {
+        case SBX_REC_NAMESPACES:
+            if (seen_namespaces++ || size != 4 || take_u32(&p, &spec->namespaces))
+                goto bad_record;
+            if (spec->namespaces & ~(uint32_t)SBX_NS_ALL)
+                return spec_free(spec), fail(err, err_len, "unknown namespace flags 0x%x", spec->namespaces);
+            break;
+        case SBX_REC_HOSTNAME:
+            if (spec->hostname != NULL || size == 0 || size > SBX_MAX_HOSTNAME)
+                goto bad_record;
+            if ((spec->hostname = take_string(&p, size, &a)) == NULL)
+                goto bad_record;
+            break;
+        case SBX_REC_UID_MAP:
+        case SBX_REC_GID_MAP: {
+            struct sbx_id_map m;
+            if (size != 12 || take_u32(&p, &m.inside) || take_u32(&p, &m.outside) || take_u32(&p, &m.count) || m.count == 0)
+                goto bad_record;
+            size_t *n = tag == SBX_REC_UID_MAP ? &spec->n_uid_maps : &spec->n_gid_maps;
+            if (*n >= SBX_MAX_ID_MAPS)
+                return spec_free(spec), fail(err, err_len, "more than %d id map lines", SBX_MAX_ID_MAPS);
+            (tag == SBX_REC_UID_MAP ? spec->uid_maps : spec->gid_maps)[(*n)++] = m;
+            break;
+        }
+        case SBX_REC_USER:
+            if (spec->has_user++ || size != 8 || take_u32(&p, &spec->uid) || take_u32(&p, &spec->gid))
+                goto bad_record;
+            break;
+        case SBX_REC_ROOT:
+            if (seen_root++ || size < 5 || take_u32(&p, &spec->root_flags))
+                goto bad_record;
+            if ((spec->root_path = take_string(&p, p.left, &a)) == NULL || !is_absolute_path(spec->root_path))
+                goto bad_record;
+            break;
+        case SBX_REC_MOUNT: {
+            struct sbx_mount *m = &spec->mounts[spec->n_mounts];
+            uint32_t slen, tlen;
+            if (spec->n_mounts >= SBX_MAX_MOUNTS)
+                return spec_free(spec), fail(err, err_len, "more than %d mounts", SBX_MAX_MOUNTS);
+            if (take_u32(&p, &m->type) || take_u32(&p, &m->flags) || take_u32(&p, &m->mode) || take_u64(&p, &m->size))
+                goto bad_record;
+            if (take_u32(&p, &slen) || (m->source = take_string(&p, slen, &a)) == NULL)
+                goto bad_record;
+            if (take_u32(&p, &tlen) || (m->target = take_string(&p, tlen, &a)) == NULL || p.left != 0)
+                goto bad_record;
+            if (m->type < SBX_MOUNT_BIND || m->type > SBX_MOUNT_DEV || m->mode > 07777 || !is_absolute_path(m->target))
+                goto bad_record;
+            if (m->type == SBX_MOUNT_BIND && !is_absolute_path(m->source))
+                goto bad_record;
+            spec->n_mounts++;
+            break;
+        }
+        case SBX_REC_ARG:
+            if (spec->argc >= SBX_MAX_ARGS || (spec->argv[spec->argc] = (char *)take_string(&p, size, &a)) == NULL)
+                goto bad_record;
+            spec->argc++;
+            break;
+        case SBX_REC_ENV:
+            if (spec->envc >= SBX_MAX_ENV || (spec->envp[spec->envc] = (char *)take_string(&p, size, &a)) == NULL)
+                goto bad_record;
+            if (strchr(spec->envp[spec->envc], '=') == NULL)
+                goto bad_record;
+            spec->envc++;
+            break;
+        case SBX_REC_CWD:
+            if (spec->cwd != NULL || (spec->cwd = take_string(&p, size, &a)) == NULL || !is_absolute_path(spec->cwd))
+                goto bad_record;
+            break;
+        case SBX_REC_TIME_OFFSETS: {
+            uint64_t mono, boot;
+            if (spec->has_time_offsets++ || size != 16 || take_u64(&p, &mono) || take_u64(&p, &boot))
+                goto bad_record;
+            spec->monotonic_offset_ns = (int64_t)mono;
+            spec->boottime_offset_ns = (int64_t)boot;
+            break;
+        }
+        case SBX_REC_TIMEOUT:
+            if (spec->timeout_ms != 0 || size != 8 || take_u64(&p, &spec->timeout_ms) || spec->timeout_ms == 0)
+                goto bad_record;
+            break;
+        default:
+            spec_free(spec);
+            return fail(err, err_len, "unknown spec record tag %u: the library and sandbox-helper come from different builds", tag);
+        bad_record:
+            spec_free(spec);
+            return fail(err, err_len, "malformed or repeated spec record (tag %u, %u bytes)", tag, size);
+        }
+    }
+    if (!seen_namespaces || !seen_root || spec->argc == 0)
+        return spec_free(spec), fail(err, err_len, "spec lacks a required record (namespaces, root or command)");
+    if (spec->has_time_offsets && !(spec->namespaces & SBX_NS_TIME))
+        return spec_free(spec), fail(err, err_len, "clock offsets given without the time namespace");
+    spec->argv[spec->argc] = NULL;
+    spec->envp[spec->envc] = NULL;
+    return 0;
+
+truncated:
+    spec_free(spec);
+    return fail(err, err_len, "spec record header truncated or corrupt at offset %zu", len - r.left);
+}
+
+void spec_free(struct sbx_spec *spec)
+{
+    free(spec->arena_);
+    memset(spec, 0, sizeof *spec);
+}

@@ -1,0 +1,48 @@
+/* spec.h - the parsed form of the spec the library sends (format: protocol.h). */
+#ifndef SBX_SPEC_H
+#define SBX_SPEC_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct sbx_id_map {
+    uint32_t inside, outside, count;
+};
+
+struct sbx_mount {
+    uint32_t type, flags, mode;
+    uint64_t size;
+    const char *source; /* "" when the type has none */
+    const char *target;
+};
+
+struct sbx_spec {
+    uint32_t namespaces;
+    const char *hostname; /* NULL: leave it */
+    struct sbx_id_map *uid_maps, *gid_maps;
+    size_t n_uid_maps, n_gid_maps;
+    int has_user;
+    uint32_t uid, gid;
+    uint32_t root_flags;
+    const char *root_path;
+    struct sbx_mount *mounts;
+    size_t n_mounts;
+    char **argv; /* NULL-terminated */
+    size_t argc;
+    char **envp; /* NULL-terminated */
+    size_t envc;
+    const char *cwd; /* NULL: "/" */
+    int has_time_offsets;
+    int64_t monotonic_offset_ns, boottime_offset_ns;
+    uint64_t timeout_ms; /* 0: none */
+
+    void *arena_; /* owns every string and array above */
+};
+
+/* Parse buf[0..len). On success returns 0 and fills *spec (release with spec_free).
+ * On failure returns -1, leaves nothing allocated, and writes a message into err. */
+int spec_parse(const uint8_t *buf, size_t len, struct sbx_spec *spec, char *err, size_t err_len);
+
+void spec_free(struct sbx_spec *spec);
+
+#endif

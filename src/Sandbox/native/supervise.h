@@ -1,0 +1,30 @@
+/* supervise.h - the helper's life after the sandbox has been cloned. */
+#ifndef SBX_SUPERVISE_H
+#define SBX_SUPERVISE_H
+
+#include "spec.h"
+#include "util.h"
+
+#include <sys/types.h>
+
+struct sandbox {
+    pid_t init_pid;   /* the cloned child: init of the sandbox */
+    int init_pidfd;   /* from clone3(CLONE_PIDFD) */
+    int report_fd;    /* SEQPACKET from the sandbox's init */
+    int control_fd;   /* SEQPACKET to and from the library */
+    int has_pid_ns;   /* killing init then kills everything inside */
+    uint64_t timeout_ms;
+};
+
+/* Relay reports, enforce the timeout, obey commands, report the exit, wait for the
+ * library to close the control channel, then exit. */
+SBX_NORETURN void supervise(struct sandbox *sb);
+
+/* Kill init and every process that descends from it, then reap them. */
+void kill_sandbox(struct sandbox *sb);
+
+/* After a fatal error: wait until the library closes the control channel, then exit, so
+ * our pid stays valid until the library has opened its pidfd. */
+SBX_NORETURN void finish(int control_fd, int status);
+
+#endif
