@@ -1,0 +1,79 @@
+using Sandboxing.Interop;
+using static Sandboxing.Helper.HelperProtocol;
+
+namespace Sandboxing.Helper;
+
+/// <summary>
+/// Turns the helper's (step, errno, detail) error records into exceptions that say what
+/// failed, why, and what to do about it.
+/// </summary>
+internal static class HelperErrors
+{
+    private const int EPERM = 1, ENOENT = 2, EACCES = 13, EINVAL = 22, ENOSPC = 28, EROFS = 30, ENOSYS = 38, ENOTDIR = 20, EBUSY = 16;
+
+    public static string StepName(int step) => step switch
+    {
+        StepSpecRead => "read the spec",
+        StepSpecParse => "parse the spec",
+        StepClone => "create the namespaces",
+        StepSetgroups => "deny setgroups",
+        StepUidMap => "write uid_map",
+        StepGidMap => "write gid_map",
+        StepSync => "synchronise with the sandbox",
+        StepHostname => "set the hostname",
+        StepLoopback => "bring up loopback",
+        StepTimeNamespace => "set up the time namespace",
+        StepMountPrivate => "make mounts private",
+        StepRoot => "set up the root filesystem",
+        StepMountTarget => "resolve a mount target",
+        StepMountBind => "bind mount",
+        StepMountTmpfs => "mount tmpfs",
+        StepMountProc => "mount proc",
+        StepMountDev => "mount /dev",
+        StepPivotRoot => "pivot_root",
+        StepChdir => "enter the working directory",
+        StepSetUser => "switch to the sandbox user",
+        StepFork => "start the command",
+        StepExec => "execute the command",
+        StepExecNotFound => "find the command",
+        StepSupervise => "supervise the sandbox",
+        StepStdio => "set up standard streams",
+        _ => $"step {step}",
+    };
+
+    public static SandboxException ToException(int step, int errno, string detail, SandboxConfiguration config)
+    {
+        string hint = Hint(step, errno, detail, config) ?? "";
+        string message = $"Sandbox could not {StepName(step)} ({detail}): {LibC.ErrnoText(errno)}." + (hint.Length > 0 ? $" Hint: {hint}" : "");
+        return new SandboxException(message, StepName(step), errno, hint.Length > 0 ? hint : null);
+    }
+
+    private static string? Hint(int step, int errno, string detail, SandboxConfiguration config) => (step, errno) switch
+    {
+        (StepClone, ENOSPC) => "A namespace limit is reached: raise the sysctl user.max_user_namespaces (or max_pid_namespaces, max_net_namespaces, ...), or end other sandboxes.",
+        (StepClone, ENOSYS) => "This kernel has no clone3; the library needs Linux 5.12 or newer.",
+        (StepClone, EPERM or EACCES or EINVAL) when config.Has(SandboxNamespaces.User) =>
+            "Unprivileged user namespaces look disabled on this host. Enable them (Debian: sysctl kernel.unprivileged_userns_clone=1; Ubuntu 23.10+: sysctl kernel.apparmor_restrict_unprivileged_userns=0 or an AppArmor profile for the application; everywhere: user.max_user_namespaces > 0), or run as root. Inside a container, the runtime's seccomp profile may block clone with namespace flags.",
+        (StepClone, EPERM) => "Creating namespaces without a user namespace needs root (CAP_SYS_ADMIN).",
+        (StepUidMap or StepGidMap or StepSetgroups, EPERM or EINVAL) =>
+            "The kernel refused the id mapping: an unprivileged caller can map only its own uid and gid, one id each; ranges need root. Check that no mapping overlaps another.",
+        (StepTimeNamespace, EINVAL) => "Time namespaces need Linux 5.6+ (CONFIG_TIME_NS), and an offset must keep the clock non-negative.",
+        (StepTimeNamespace, _) => "Drop SandboxNamespaces.Time if this host cannot create time namespaces.",
+        (StepRoot or StepMountBind or StepMountTmpfs or StepMountProc or StepMountDev, ENOSYS) => "This kernel lacks the new mount API (open_tree, fsopen, mount_setattr); the library needs Linux 5.12 or newer.",
+        (StepRoot, ENOENT or ENOTDIR) => "The root filesystem directory does not exist (any more).",
+        (StepMountTarget, EROFS) => "The mount target does not exist and the root filesystem is read-only, so it cannot be created. Create the directory in the root filesystem, or mount under a writable place such as /tmp.",
+        (StepMountTarget, ENOTDIR) => "A component of the mount target is a file, or a directory is mounted onto a file (or the other way round).",
+        (StepMountBind, ENOENT) => "The bind mount source disappeared after validation, or is not visible to the sandbox's user.",
+        (StepMountProc, EPERM or EBUSY) => "A fresh /proc needs the PID namespace and a host /proc that is fully visible (inside some containers, /proc has masked paths that forbid it). Keep SandboxNamespaces.Pid, or remove the ProcMount.",
+        (StepExecNotFound, _) => config.Root.IsHost
+            ? "The program does not exist on the host's filesystem as the sandbox sees it. Use an absolute path or set PATH with WithEnvironmentVariable."
+            : $"The program does not exist inside the root filesystem {config.Root.Path}: paths refer to files inside it. Use an absolute path or set PATH with WithEnvironmentVariable.",
+        (StepExec, EACCES) => "The file is not executable for the sandbox's user, or lies on a noexec mount.",
+        (StepExec, ENOENT) => "The program's interpreter or dynamic loader (for example /lib64/ld-linux-x86-64.so.2) is missing inside the sandbox.",
+        (StepChdir, ENOENT or ENOTDIR) => $"The working directory {config.WorkingDirectory} does not exist inside the sandbox.",
+        (StepChdir, EACCES) => $"The sandbox's user may not enter {config.WorkingDirectory}.",
+        (StepSetUser, EINVAL) => "The uid or gid is not mapped in the sandbox's user namespace.",
+        (StepSpecParse, _) => "The library and sandbox-helper come from different builds. Rebuild, or reinstall the package so both match.",
+        _ => null,
+    };
+}

@@ -1,0 +1,205 @@
+using System.Buffers.Binary;
+using System.Text;
+using static Sandboxing.Helper.HelperProtocol;
+
+namespace Sandboxing.Helper;
+
+/// <summary>
+/// Serialises a validated configuration plus one command into the helper's binary spec
+/// (format: native/protocol.h). The defaults a run needs but the configuration leaves open
+/// (id mappings, hostname, PATH and HOME, /proc without a PID namespace) are decided here,
+/// so the helper only ever does what the spec says.
+/// </summary>
+internal sealed class SpecWriter
+{
+    private byte[] _buffer = new byte[4096];
+    private int _length;
+
+    public static byte[] Write(SandboxConfiguration config, IReadOnlyList<string> command, HostIdentity caller)
+    {
+        var w = new SpecWriter();
+        w.WriteSpec(config, command, caller);
+        return w._buffer.AsSpan(0, w._length).ToArray();
+    }
+
+    private void WriteSpec(SandboxConfiguration config, IReadOnlyList<string> command, HostIdentity caller)
+    {
+        _length = SpecHeaderSize;
+        U32Record(RecNamespaces, (uint)config.Namespaces);
+
+        string? hostname = config.Hostname ?? (config.Has(SandboxNamespaces.Uts) ? SandboxConfiguration.DefaultHostname : null);
+        if (hostname is not null)
+            StringRecord(RecHostname, hostname);
+
+        if (config.Has(SandboxNamespaces.User))
+        {
+            uint uid = config.Uid ?? 0, gid = config.Gid ?? 0;
+            // No explicit mappings: the caller becomes the chosen user, which needs no privilege.
+            var uidMaps = config.UidMappings.IsEmpty ? [new IdMapping(uid, caller.EffectiveUid, 1)] : config.UidMappings;
+            var gidMaps = config.GidMappings.IsEmpty ? [new IdMapping(gid, caller.EffectiveGid, 1)] : config.GidMappings;
+            foreach (var m in uidMaps)
+                IdMapRecord(RecUidMap, m);
+            foreach (var m in gidMaps)
+                IdMapRecord(RecGidMap, m);
+            UserRecord(uid, gid);
+        }
+        else if (config.Uid is not null || config.Gid is not null)
+        {
+            UserRecord(config.Uid ?? caller.EffectiveUid, config.Gid ?? caller.EffectiveGid);
+        }
+
+        int root = BeginRecord(RecRoot);
+        U32(config.Root.ReadOnly ? (uint)RootReadonly : 0);
+        Utf8(config.Root.Path);
+        EndRecord(root);
+
+        foreach (var mount in config.Mounts)
+            MountRecord(mount, config);
+
+        foreach (var arg in command)
+            StringRecord(RecArg, arg);
+        foreach (var (name, value) in EffectiveEnvironment(config))
+            StringRecord(RecEnv, $"{name}={value}");
+        StringRecord(RecCwd, config.WorkingDirectory);
+
+        if (config.Has(SandboxNamespaces.Time) && (config.MonotonicClockOffset != TimeSpan.Zero || config.BoottimeClockOffset != TimeSpan.Zero))
+        {
+            int r = BeginRecord(RecTimeOffsets);
+            U64((ulong)ToNanoseconds(config.MonotonicClockOffset));
+            U64((ulong)ToNanoseconds(config.BoottimeClockOffset));
+            EndRecord(r);
+        }
+        if (config.Timeout is { } timeout)
+        {
+            int r = BeginRecord(RecTimeout);
+            U64((ulong)Math.Max(1, Math.Ceiling(timeout.TotalMilliseconds)));
+            EndRecord(r);
+        }
+
+        var header = _buffer.AsSpan(0, SpecHeaderSize);
+        BinaryPrimitives.WriteUInt32LittleEndian(header, SpecMagic);
+        BinaryPrimitives.WriteUInt32LittleEndian(header[4..], SpecVersion);
+        BinaryPrimitives.WriteUInt32LittleEndian(header[8..], (uint)_length);
+    }
+
+    /// <summary>The variables the command sees: the configured ones, plus PATH and HOME defaults.</summary>
+    internal static IEnumerable<KeyValuePair<string, string>> EffectiveEnvironment(SandboxConfiguration config)
+    {
+        var env = config.Environment;
+        if (!env.ContainsKey("PATH"))
+            env = env.Add("PATH", SandboxConfiguration.DefaultPath);
+        if (!env.ContainsKey("HOME"))
+            env = env.Add("HOME", (config.Uid ?? 0) == 0 && config.Has(SandboxNamespaces.User) ? "/root" : "/");
+        return env;
+    }
+
+    private static long ToNanoseconds(TimeSpan t) => t.Ticks * 100;
+
+    private void MountRecord(SandboxMount mount, SandboxConfiguration config)
+    {
+        (int type, uint flags, uint mode, ulong size, string source) = mount switch
+        {
+            BindMount b => (MountBind,
+                (b.ReadOnly ? (uint)MountfReadonly : 0) | (b.Recursive ? (uint)MountfRecursive : 0) | (b.Optional ? (uint)MountfOptional : 0)
+                | MountfNosuid | MountfNodev, 0u, 0ul, b.Source),
+            TmpfsMount t => (MountTmpfs, 0u, (uint)t.Mode, (ulong)(t.SizeBytes ?? 0), ""),
+            // A new procfs can only be mounted for a PID namespace the sandbox owns; without
+            // one the sandbox shares the host's processes, so it gets the host's /proc.
+            ProcMount when !config.Has(SandboxNamespaces.Pid) => (MountBind, (uint)(MountfRecursive | MountfNosuid | MountfNodev | MountfNoexec), 0u, 0ul, "/proc"),
+            ProcMount => (MountProc, 0u, 0u, 0ul, ""),
+            DevMount => (MountDev, 0u, 0u, 0ul, ""),
+            _ => throw new InvalidOperationException($"unsupported mount {mount.GetType().Name}"),
+        };
+        int r = BeginRecord(RecMount);
+        U32((uint)type);
+        U32(flags);
+        U32(mode);
+        U64(size);
+        int at = _length;
+        U32(0);
+        int n = Utf8(source);
+        BinaryPrimitives.WriteUInt32LittleEndian(_buffer.AsSpan(at), (uint)n);
+        at = _length;
+        U32(0);
+        n = Utf8(mount.Target);
+        BinaryPrimitives.WriteUInt32LittleEndian(_buffer.AsSpan(at), (uint)n);
+        EndRecord(r);
+    }
+
+    private void IdMapRecord(int tag, IdMapping m)
+    {
+        int r = BeginRecord(tag);
+        U32(m.InsideId);
+        U32(m.OutsideId);
+        U32(m.Count);
+        EndRecord(r);
+    }
+
+    private void UserRecord(uint uid, uint gid)
+    {
+        int r = BeginRecord(RecUser);
+        U32(uid);
+        U32(gid);
+        EndRecord(r);
+    }
+
+    private void U32Record(int tag, uint value)
+    {
+        int r = BeginRecord(tag);
+        U32(value);
+        EndRecord(r);
+    }
+
+    private void StringRecord(int tag, string value)
+    {
+        int r = BeginRecord(tag);
+        Utf8(value);
+        EndRecord(r);
+    }
+
+    private int BeginRecord(int tag)
+    {
+        int start = _length;
+        Ensure(RecordHeaderSize);
+        BinaryPrimitives.WriteUInt16LittleEndian(_buffer.AsSpan(_length), (ushort)tag);
+        BinaryPrimitives.WriteUInt16LittleEndian(_buffer.AsSpan(_length + 2), 0);
+        _length += RecordHeaderSize;
+        return start;
+    }
+
+    private void EndRecord(int start) =>
+        BinaryPrimitives.WriteUInt32LittleEndian(_buffer.AsSpan(start + 4), (uint)(_length - start - RecordHeaderSize));
+
+    private void U32(uint value)
+    {
+        Ensure(4);
+        BinaryPrimitives.WriteUInt32LittleEndian(_buffer.AsSpan(_length), value);
+        _length += 4;
+    }
+
+    private void U64(ulong value)
+    {
+        Ensure(8);
+        BinaryPrimitives.WriteUInt64LittleEndian(_buffer.AsSpan(_length), value);
+        _length += 8;
+    }
+
+    private int Utf8(string value)
+    {
+        int max = Encoding.UTF8.GetMaxByteCount(value.Length);
+        Ensure(max);
+        int n = Encoding.UTF8.GetBytes(value, _buffer.AsSpan(_length));
+        _length += n;
+        return n;
+    }
+
+    private void Ensure(int more)
+    {
+        if (_length + more <= _buffer.Length)
+            return;
+        long size = Math.Max((long)_buffer.Length * 2, (long)_length + more);
+        if (size > SpecMaxSize)
+            throw new SandboxConfigurationException("command", $"the command, environment and mounts need more than {SpecMaxSize} bytes.");
+        Array.Resize(ref _buffer, (int)size);
+    }
+}

@@ -1,0 +1,262 @@
+using Sandboxing.Interop;
+
+namespace Sandboxing.IO;
+
+/// <summary>
+/// Our end of an AF_UNIX SOCK_SEQPACKET socket: reliable, ordered, and every send arrives as one
+/// message, so the helper protocol needs no framing. Receives wait through the <see cref="Reactor"/>.
+/// </summary>
+/// <remarks>
+/// Messages are never empty (read() returns 0 for an empty message and for end of file alike),
+/// and the protocol keeps them small, so a send practically never finds the socket buffer full.
+///
+/// When the peer is gone, sends return false instead of throwing: the helper exiting (the
+/// sandbox finished or was killed) is a normal outcome the caller learns about from the receive
+/// side, which returns 0.
+/// </remarks>
+internal sealed class SeqPacketChannel : IDisposable
+{
+    private readonly SafeFd _fd;
+    private readonly Reactor _reactor;
+    private int _disposed;
+
+    /// <param name="socket">A connected SOCK_SEQPACKET socket, owned from now on.</param>
+    /// <param name="reactor">Reactor.Shared unless a test supplies its own.</param>
+    public SeqPacketChannel(SafeFd socket, Reactor? reactor = null)
+    {
+        _fd = socket;
+        _reactor = reactor ?? Reactor.Shared;
+        _fd.SetNonBlocking();
+    }
+
+    /// <summary>
+    /// Creates a connected pair. <paramref name="peer"/> stays blocking (O_NONBLOCK belongs to each
+    /// end separately) and close-on-exec: dup2 it onto the helper's control descriptor when spawning.
+    /// </summary>
+    public static unsafe SeqPacketChannel CreatePair(out SafeFd peer, Reactor? reactor = null)
+    {
+        int* fds = stackalloc int[2];
+        if (LibC.socketpair(LibC.AF_UNIX, LibC.SOCK_SEQPACKET | LibC.SOCK_CLOEXEC, 0, fds) < 0)
+        {
+            int errno = LibC.LastErrno;
+            throw new IOException($"socketpair(AF_UNIX, SOCK_SEQPACKET) failed: {LibC.ErrnoText(errno)} (errno {errno}).", errno);
+        }
+        SafeFd ours = SafeFd.Adopt(fds[0]);
+        peer = SafeFd.Adopt(fds[1]);
+        try
+        {
+            return new SeqPacketChannel(ours, reactor);
+        }
+        catch
+        {
+            ours.Dispose();
+            peer.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>
+    /// Receives one message into <paramref name="buffer"/> and returns its length, or 0 once the
+    /// peer has closed its end (or was reset). A message longer than the buffer is an
+    /// InvalidDataException: the protocol has a maximum size, so it means a bug, not a short read.
+    /// </summary>
+    public ValueTask<int> ReceiveAsync(Memory<byte> buffer, CancellationToken cancellationToken = default)
+    {
+        ObjectDisposedException.ThrowIf(_disposed != 0, this);
+        if (buffer.IsEmpty)
+            throw new ArgumentException("The receive buffer must hold at least one byte.", nameof(buffer));
+        if (cancellationToken.IsCancellationRequested)
+            return ValueTask.FromCanceled<int>(cancellationToken);
+
+        int n = TryReceive(buffer.Span);
+        return n >= 0 ? new ValueTask<int>(n) : ReceiveSlowAsync(buffer, cancellationToken);
+    }
+
+    private async ValueTask<int> ReceiveSlowAsync(Memory<byte> buffer, CancellationToken cancellationToken)
+    {
+        while (true)
+        {
+            await _reactor.WaitReadableAsync(_fd, cancellationToken).ConfigureAwait(false);
+            int n = TryReceive(buffer.Span);
+            if (n >= 0)
+                return n;
+        }
+    }
+
+    // Message length, 0 at end of file, or -1 when nothing is queued (EAGAIN).
+    private unsafe int TryReceive(Span<byte> buffer)
+    {
+        bool addedRef = false;
+        try
+        {
+            _fd.DangerousAddRef(ref addedRef);
+            int fd = (int)_fd.DangerousGetHandle();
+            fixed (byte* p = buffer)
+            {
+                while (true)
+                {
+                    // MSG_TRUNC: the result is the message's real length, so truncation shows.
+                    nint n = LibC.recv(fd, p, buffer.Length, LibC.MSG_TRUNC);
+                    if (n > buffer.Length)
+                        throw new InvalidDataException($"A {n}-byte message arrived on file descriptor {fd}, larger than the {buffer.Length}-byte buffer; it was discarded.");
+                    if (n >= 0)
+                        return (int)n;
+                    int errno = LibC.LastErrno;
+                    if (errno == LibC.EAGAIN)
+                        return -1;
+                    // The peer closed with messages we had sent still unread: it is gone all the same.
+                    if (errno == LibC.ECONNRESET)
+                        return 0;
+                    if (errno != LibC.EINTR)
+                        throw new IOException($"Receiving from file descriptor {fd} failed: {LibC.ErrnoText(errno)} (errno {errno}).", errno);
+                }
+            }
+        }
+        finally
+        {
+            if (addedRef)
+                _fd.DangerousRelease();
+        }
+    }
+
+    /// <summary>
+    /// Sends one message. Returns false if the peer has closed its end. Blocks only if the socket
+    /// buffer is full, which the protocol's small messages practically never cause.
+    /// </summary>
+    public bool TrySend(ReadOnlySpan<byte> message)
+    {
+        ObjectDisposedException.ThrowIf(_disposed != 0, this);
+        while (true)
+        {
+            SendResult result = TrySendOnce(message);
+            if (result != SendResult.WouldBlock)
+                return result == SendResult.Sent;
+            PollWritable();
+        }
+    }
+
+    /// <summary>Like TrySend, but waits for buffer space through the reactor instead of blocking.</summary>
+    public ValueTask<bool> TrySendAsync(ReadOnlyMemory<byte> message, CancellationToken cancellationToken = default)
+    {
+        ObjectDisposedException.ThrowIf(_disposed != 0, this);
+        if (cancellationToken.IsCancellationRequested)
+            return ValueTask.FromCanceled<bool>(cancellationToken);
+        SendResult result = TrySendOnce(message.Span);
+        return result == SendResult.WouldBlock
+            ? TrySendSlowAsync(message, cancellationToken)
+            : new ValueTask<bool>(result == SendResult.Sent);
+    }
+
+    private async ValueTask<bool> TrySendSlowAsync(ReadOnlyMemory<byte> message, CancellationToken cancellationToken)
+    {
+        while (true)
+        {
+            await _reactor.WaitWritableAsync(_fd, cancellationToken).ConfigureAwait(false);
+            SendResult result = TrySendOnce(message.Span);
+            if (result != SendResult.WouldBlock)
+                return result == SendResult.Sent;
+        }
+    }
+
+    private enum SendResult
+    {
+        Sent,
+        WouldBlock,
+        PeerGone,
+    }
+
+    private unsafe SendResult TrySendOnce(ReadOnlySpan<byte> message)
+    {
+        bool addedRef = false;
+        try
+        {
+            _fd.DangerousAddRef(ref addedRef);
+            int fd = (int)_fd.DangerousGetHandle();
+            fixed (byte* p = message)
+            {
+                while (true)
+                {
+                    nint n = LibC.send(fd, p, message.Length, LibC.MSG_NOSIGNAL | LibC.MSG_DONTWAIT);
+                    if (n == message.Length)
+                        return SendResult.Sent;
+                    if (n >= 0) // cannot happen on a seqpacket socket: messages are atomic
+                        throw new IOException($"Only {n} of {message.Length} bytes of a message were sent on file descriptor {fd}.");
+                    int errno = LibC.LastErrno;
+                    if (errno == LibC.EAGAIN)
+                        return SendResult.WouldBlock;
+                    if (errno is LibC.EPIPE or LibC.ECONNRESET or LibC.ENOTCONN)
+                        return SendResult.PeerGone;
+                    if (errno != LibC.EINTR)
+                        throw new IOException($"Sending a {message.Length}-byte message on file descriptor {fd} failed: {LibC.ErrnoText(errno)} (errno {errno}).", errno);
+                }
+            }
+        }
+        finally
+        {
+            if (addedRef)
+                _fd.DangerousRelease();
+        }
+    }
+
+    private unsafe void PollWritable()
+    {
+        bool addedRef = false;
+        try
+        {
+            _fd.DangerousAddRef(ref addedRef);
+            LibC.PollFd pollFd = new() { Fd = (int)_fd.DangerousGetHandle(), Events = LibC.POLLOUT };
+            while (LibC.poll(&pollFd, 1, -1) < 0)
+            {
+                int errno = LibC.LastErrno;
+                if (errno != LibC.EINTR)
+                    throw new IOException($"poll on file descriptor {pollFd.Fd} failed: {LibC.ErrnoText(errno)} (errno {errno}).", errno);
+            }
+        }
+        finally
+        {
+            if (addedRef)
+                _fd.DangerousRelease();
+        }
+    }
+
+    /// <summary>
+    /// Shuts the socket down in both directions: the peer reads end of file even if a copy of our
+    /// descriptor leaked into another process (which a plain close would not achieve), and our
+    /// pending and later receives return 0. The descriptor itself is released by Dispose.
+    /// </summary>
+    public void Shutdown()
+    {
+        if (_disposed != 0)
+            return;
+        bool addedRef = false;
+        try
+        {
+            _fd.DangerousAddRef(ref addedRef);
+            // ENOTCONN: the peer is gone already, which is what we wanted.
+            if (LibC.shutdown((int)_fd.DangerousGetHandle(), LibC.SHUT_RDWR) < 0 && LibC.LastErrno != LibC.ENOTCONN)
+            {
+                int errno = LibC.LastErrno;
+                throw new IOException($"shutdown of the control socket failed: {LibC.ErrnoText(errno)} (errno {errno}).", errno);
+            }
+        }
+        catch (ObjectDisposedException)
+        {
+            // Disposed concurrently: closing has the same effect.
+        }
+        finally
+        {
+            if (addedRef)
+                _fd.DangerousRelease();
+        }
+    }
+
+    public void Dispose()
+    {
+        // Unregister before closing: once closed, the number can be reused by anyone.
+        if (Interlocked.Exchange(ref _disposed, 1) == 0)
+        {
+            _reactor.Unregister(_fd);
+            _fd.Dispose();
+        }
+    }
+}

@@ -1,0 +1,359 @@
+using System.Buffers.Binary;
+using System.Diagnostics;
+using System.Security.Cryptography;
+using System.Text;
+using Sandboxing.Helper;
+using Sandboxing.IO;
+using Sandboxing.Interop;
+using static Sandboxing.Helper.HelperProtocol;
+
+namespace Sandboxing;
+
+/// <summary>
+/// A command running in a sandbox. Monitored without a thread of its own: the helper's
+/// reports, the stdio pipes and the helper's pidfd are all waited on by one shared epoll
+/// thread. Disposing it kills the sandbox if it is still running.
+/// </summary>
+public sealed class SandboxProcess : IAsyncDisposable
+{
+    private static readonly Encoding s_utf8 = new UTF8Encoding(false);
+
+    private readonly LaunchedHelper _helper;
+    private readonly SandboxConfiguration _config;
+    private readonly long _startTimestamp;
+    private readonly TaskCompletionSource<SandboxResult> _exit = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private readonly Task _outputPumps;
+    private readonly MemoryStream? _capturedOutput, _capturedError;
+    private readonly CancellationTokenRegistration _cancellation;
+    private int _killRequested;
+
+    private SandboxProcess(LaunchedHelper helper, SandboxConfiguration config, string id, int pid, long startTimestamp, DateTimeOffset startTime, CancellationToken cancellationToken)
+    {
+        _helper = helper;
+        _config = config;
+        Id = id;
+        Pid = pid;
+        _startTimestamp = startTimestamp;
+        StartTime = startTime;
+
+        var pumps = new List<Task>(2);
+        _capturedOutput = StartOutputPump(config.StandardOutput, helper.StandardOutput, pumps);
+        _capturedError = StartOutputPump(config.StandardError, helper.StandardError, pumps);
+        _outputPumps = Task.WhenAll(pumps);
+        StartInputPump(config.StandardInput, helper.StandardInput);
+
+        _ = MonitorAsync();
+        if (cancellationToken.CanBeCanceled)
+            _cancellation = cancellationToken.Register(static p => ((SandboxProcess)p!).RequestKill(), this);
+    }
+
+    /// <summary>Identifier of this sandbox: 12 random hex digits.</summary>
+    public string Id { get; }
+
+    /// <summary>Host pid of the command (the sandbox's first process). It is pid 2 inside a PID namespace.</summary>
+    public int Pid { get; }
+
+    /// <summary>When the sandbox was started.</summary>
+    public DateTimeOffset StartTime { get; }
+
+    /// <summary>Whether the command has ended and its result is known.</summary>
+    public bool HasExited => _exit.Task.IsCompleted;
+
+    /// <summary>The command's standard input, when configured as <see cref="SandboxInput.Pipe"/>. Dispose it to send end of file.</summary>
+    /// <exception cref="InvalidOperationException">Standard input is not a pipe.</exception>
+    public Stream StandardInput => _config.StandardInput.Kind == SandboxInput.InputKind.Pipe && _helper.StandardInput is { } s
+        ? s : throw NotPiped("input", "WithStandardInput(SandboxInput.Pipe)");
+
+    /// <summary>The command's standard output, when configured as <see cref="SandboxOutput.Pipe"/>.</summary>
+    /// <exception cref="InvalidOperationException">Standard output is not a pipe.</exception>
+    public Stream StandardOutput => _config.StandardOutput.Kind == SandboxOutput.OutputKind.Pipe && _helper.StandardOutput is { } s
+        ? s : throw NotPiped("output", "WithStandardOutput(SandboxOutput.Pipe)");
+
+    /// <summary>The command's standard error, when configured as <see cref="SandboxOutput.Pipe"/>.</summary>
+    /// <exception cref="InvalidOperationException">Standard error is not a pipe.</exception>
+    public Stream StandardError => _config.StandardError.Kind == SandboxOutput.OutputKind.Pipe && _helper.StandardError is { } s
+        ? s : throw NotPiped("error", "WithStandardError(SandboxOutput.Pipe)");
+
+    private static InvalidOperationException NotPiped(string stream, string how) =>
+        new($"Standard {stream} of this sandbox is not a pipe; configure it with {how}.");
+
+    /// <summary>
+    /// Waits until the command has ended and every process of the sandbox is gone. Cancelling
+    /// <paramref name="cancellationToken"/> stops the wait, not the sandbox.
+    /// </summary>
+    public Task<SandboxResult> WaitForExitAsync(CancellationToken cancellationToken = default) =>
+        _exit.Task.WaitAsync(cancellationToken);
+
+    /// <summary>Sends <paramref name="signal"/> to the command (not to the rest of the sandbox).</summary>
+    public void Signal(int signal)
+    {
+        if (signal is <= 0 or >= 65)
+            throw new ArgumentOutOfRangeException(nameof(signal), signal, "Not a signal number.");
+        if (signal == 9)
+        {
+            RequestKill();
+            return;
+        }
+        if (!HasExited)
+            Send(CmdSignal, signal);
+    }
+
+    /// <summary>Kills every process of the sandbox and waits until they are gone.</summary>
+    public async Task<SandboxResult> KillAsync()
+    {
+        RequestKill();
+        return await _exit.Task.ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// Asks the command to stop with SIGTERM; kills the whole sandbox if it is still running
+    /// after <paramref name="gracePeriod"/>.
+    /// </summary>
+    public async Task<SandboxResult> StopAsync(TimeSpan gracePeriod, CancellationToken cancellationToken = default)
+    {
+        if (!HasExited)
+        {
+            Send(CmdSignal, 15);
+            try
+            {
+                return await _exit.Task.WaitAsync(gracePeriod, cancellationToken).ConfigureAwait(false);
+            }
+            catch (TimeoutException)
+            {
+            }
+        }
+        return await KillAsync().ConfigureAwait(false);
+    }
+
+    /// <summary>Kills the sandbox if it still runs, waits for it, and releases its pipes.</summary>
+    public async ValueTask DisposeAsync()
+    {
+        if (!HasExited)
+            RequestKill();
+        try
+        {
+            await _exit.Task.ConfigureAwait(false);
+        }
+        catch (SandboxException)
+        {
+            // The helper failed; its state is already cleaned up by the monitor.
+        }
+        await _cancellation.DisposeAsync().ConfigureAwait(false);
+        _helper.Dispose();
+    }
+
+    private void RequestKill()
+    {
+        if (Interlocked.Exchange(ref _killRequested, 1) == 0 && !HasExited)
+            Send(CmdKill, 0);
+    }
+
+    private void Send(int type, int a)
+    {
+        Span<byte> msg = stackalloc byte[MsgHeaderSize];
+        msg.Clear();
+        BinaryPrimitives.WriteInt32LittleEndian(msg, type);
+        BinaryPrimitives.WriteInt32LittleEndian(msg[4..], a);
+        _helper.Control.TrySend(msg); // false only when the helper is already gone
+    }
+
+    internal static async Task<SandboxProcess> StartAsync(string helperPath, SandboxConfiguration config, IReadOnlyList<string> command, CancellationToken cancellationToken)
+    {
+        cancellationToken.ThrowIfCancellationRequested();
+        byte[] spec = SpecWriter.Write(config, command, HostIdentity.Current);
+        string id = Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(6));
+        var startTime = DateTimeOffset.UtcNow;
+        long startTimestamp = Stopwatch.GetTimestamp();
+        var helper = HelperLauncher.Launch(helperPath, spec, config);
+        try
+        {
+            var buffer = new byte[MsgHeaderSize + MsgMaxDetail];
+            int n = await helper.Control.ReceiveAsync(buffer, cancellationToken).ConfigureAwait(false);
+            var msg = Message.Parse(buffer.AsSpan(0, n));
+            if (msg.Type == MsgStarted)
+                return new SandboxProcess(helper, config, id, msg.A, startTimestamp, startTime, cancellationToken);
+            throw msg.Type == MsgError
+                ? HelperErrors.ToException(msg.A, msg.B, msg.Detail, config)
+                : new SandboxException($"sandbox-helper (pid {helper.Pid}) ended before the command started{await DescribeHelperExitAsync(helper).ConfigureAwait(false)}.", "start sandbox-helper");
+        }
+        catch
+        {
+            await ShutDownHelperAsync(helper).ConfigureAwait(false);
+            helper.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>Closing the control channel makes the helper kill whatever is left and exit; then reap it.</summary>
+    private static async Task ShutDownHelperAsync(LaunchedHelper helper)
+    {
+        helper.Control.Shutdown();
+        await ReapHelperAsync(helper).ConfigureAwait(false);
+    }
+
+    /// <summary>Waits (on the reactor, not a thread) for the helper to exit, then reaps it.</summary>
+    private static async Task<int?> ReapHelperAsync(LaunchedHelper helper)
+    {
+        await Reactor.Shared.WaitReadableAsync(helper.PidFd).ConfigureAwait(false);
+        return Reap(helper.PidFd);
+    }
+
+    private static unsafe int? Reap(SafeFd pidfd)
+    {
+        LibC.SigInfo info = default;
+        // ECHILD is fine: .NET reaps every child itself when it runs as pid 1 or with
+        // SIGCHLD ignored; that is why the exit status comes over the control channel.
+        int rc = LibC.waitid(LibC.P_PIDFD, pidfd.Fd, &info, LibC.WEXITED | LibC.WNOHANG);
+        return rc == 0 && info.Pid != 0 ? info.Status | (info.Code << 16) : null;
+    }
+
+    private static async Task<string> DescribeHelperExitAsync(LaunchedHelper helper)
+    {
+        helper.Control.Shutdown();
+        int? status = await ReapHelperAsync(helper).ConfigureAwait(false);
+        if (status is not { } s)
+            return "";
+        int code = s >> 16, value = s & 0xffff;
+        return code == 1 /* CLD_EXITED */ ? $" (exit status {value})" : $" (killed by signal {value})";
+    }
+
+    private async Task MonitorAsync()
+    {
+        try
+        {
+            var buffer = new byte[MsgHeaderSize + MsgMaxDetail];
+            Message? exited = null, error = null;
+            long exitTimestamp = 0;
+            DateTimeOffset exitTime = default;
+            while (true)
+            {
+                int n = await _helper.Control.ReceiveAsync(buffer).ConfigureAwait(false);
+                if (n == 0)
+                    break;
+                var msg = Message.Parse(buffer.AsSpan(0, n));
+                if (msg.Type == MsgExited)
+                {
+                    exitTimestamp = Stopwatch.GetTimestamp();
+                    exitTime = DateTimeOffset.UtcNow;
+                    exited = msg;
+                    break;
+                }
+                if (msg.Type == MsgError)
+                    error = msg;
+            }
+            await ShutDownHelperAsync(_helper).ConfigureAwait(false);
+            await _outputPumps.ConfigureAwait(false);
+            _helper.StandardInput?.Dispose();
+
+            if (exited is not { } e)
+            {
+                _exit.TrySetException(error is { } err
+                    ? HelperErrors.ToException(err.A, err.B, err.Detail, _config)
+                    : new SandboxException($"sandbox-helper of sandbox {Id} ended without reporting how the command ended; something outside killed it.", "supervise the sandbox"));
+                return;
+            }
+            var verdict = (e.C, e.A) switch
+            {
+                (ReasonTimeout, _) => SandboxVerdict.TimedOut,
+                (ReasonKilled, _) => SandboxVerdict.Canceled,
+                (_, ExitSignal) => SandboxVerdict.Signaled,
+                _ => SandboxVerdict.Exited,
+            };
+            _exit.TrySetResult(new SandboxResult(
+                Id,
+                exitCode: e.A == ExitCode ? e.B : null,
+                signal: e.A == ExitSignal ? e.B : null,
+                verdict,
+                StartTime,
+                exitTime,
+                Stopwatch.GetElapsedTime(_startTimestamp, exitTimestamp),
+                Decode(_capturedOutput),
+                Decode(_capturedError)));
+        }
+        catch (Exception ex)
+        {
+            _exit.TrySetException(ex);
+        }
+    }
+
+    private static string Decode(MemoryStream? captured) =>
+        captured is null ? "" : s_utf8.GetString(captured.GetBuffer(), 0, (int)captured.Length);
+
+    private static MemoryStream? StartOutputPump(SandboxOutput output, FdStream? pipe, List<Task> pumps)
+    {
+        if (pipe is null)
+            return null;
+        switch (output.Kind)
+        {
+            case SandboxOutput.OutputKind.Capture:
+                var captured = new MemoryStream();
+                pumps.Add(CopyAsync(pipe, captured));
+                return captured;
+            case SandboxOutput.OutputKind.Stream:
+                pumps.Add(CopyAsync(pipe, output.Stream!));
+                return null;
+            default:
+                return null; // a Pipe: the caller reads it
+        }
+    }
+
+    /// <summary>Copies until end of file; if the destination fails, keeps draining so the command never blocks on a full pipe.</summary>
+    private static async Task CopyAsync(FdStream source, Stream destination)
+    {
+        var buffer = new byte[16384];
+        bool sinkBroken = false;
+        int n;
+        while ((n = await source.ReadAsync(buffer).ConfigureAwait(false)) > 0)
+        {
+            if (sinkBroken)
+                continue;
+            try
+            {
+                await destination.WriteAsync(buffer.AsMemory(0, n)).ConfigureAwait(false);
+            }
+            catch (Exception) when (destination is not MemoryStream)
+            {
+                sinkBroken = true;
+            }
+        }
+    }
+
+    private static void StartInputPump(SandboxInput input, FdStream? pipe)
+    {
+        if (pipe is null || input.Kind == SandboxInput.InputKind.Pipe)
+            return;
+        _ = Task.Run(async () =>
+        {
+            try
+            {
+                if (input.Kind == SandboxInput.InputKind.Bytes)
+                    await pipe.WriteAsync(input.Bytes).ConfigureAwait(false);
+                else
+                    await input.Stream!.CopyToAsync(pipe).ConfigureAwait(false);
+            }
+            catch (Exception e) when (e is IOException or ObjectDisposedException)
+            {
+                // The command closed its stdin or ended: what it did not read is dropped.
+            }
+            finally
+            {
+                await pipe.DisposeAsync().ConfigureAwait(false);
+            }
+        });
+    }
+
+    private readonly record struct Message(int Type, int A, int B, int C, string Detail)
+    {
+        public static Message Parse(ReadOnlySpan<byte> bytes)
+        {
+            if (bytes.Length < MsgHeaderSize)
+                return new Message(0, 0, 0, 0, "");
+            return new Message(
+                BinaryPrimitives.ReadInt32LittleEndian(bytes),
+                BinaryPrimitives.ReadInt32LittleEndian(bytes[4..]),
+                BinaryPrimitives.ReadInt32LittleEndian(bytes[8..]),
+                BinaryPrimitives.ReadInt32LittleEndian(bytes[12..]),
+                Encoding.UTF8.GetString(bytes[MsgHeaderSize..]));
+        }
+    }
+}
