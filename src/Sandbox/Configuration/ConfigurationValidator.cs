@@ -25,8 +25,13 @@ internal static class ConfigurationValidator
             throw new SandboxConfigurationException("clockOffsets", "clock offsets need the time namespace, which is off.", "Keep SandboxNamespaces.Time in WithNamespaces, or drop the offsets.");
     }
 
+    public const int MaxArguments = 65536, MaxEnvironment = 65536, MaxMounts = 1024;
+    public const int MaxStringBytes = 128 * 1024; // MAX_ARG_STRLEN: execve refuses longer strings
+
     public static void ValidateCommand(IReadOnlyList<string> command)
     {
+        if (command is { Count: > MaxArguments })
+            throw new SandboxConfigurationException("command", $"{command.Count} arguments; at most {MaxArguments} are supported.");
         if (command is null || command.Count == 0)
             throw new SandboxConfigurationException("command", "the command is empty.", "Pass the program and its arguments, for example [\"/bin/sh\", \"-c\", \"echo hi\"].");
         if (string.IsNullOrEmpty(command[0]))
@@ -37,6 +42,8 @@ internal static class ConfigurationValidator
                 throw new SandboxConfigurationException($"command[{i}]", "the argument is null.");
             if (command[i].Contains('\0'))
                 throw new SandboxConfigurationException($"command[{i}]", "the argument contains a NUL character, which cannot reach a program.");
+            if (System.Text.Encoding.UTF8.GetByteCount(command[i]) >= MaxStringBytes)
+                throw new SandboxConfigurationException($"command[{i}]", $"the argument is {System.Text.Encoding.UTF8.GetByteCount(command[i])} bytes; the kernel's limit for one argument is {MaxStringBytes - 1}.", "Pass large data through standard input or a bind-mounted file.");
         }
     }
 
@@ -140,6 +147,8 @@ internal static class ConfigurationValidator
 
     private static void ValidateMounts(SandboxConfiguration config)
     {
+        if (config.Mounts.Length > MaxMounts)
+            throw new SandboxConfigurationException("mounts", $"{config.Mounts.Length} mounts; at most {MaxMounts} are supported.");
         for (int i = 0; i < config.Mounts.Length; i++)
         {
             var mount = config.Mounts[i];
@@ -171,12 +180,16 @@ internal static class ConfigurationValidator
 
     private static void ValidateEnvironment(SandboxConfiguration config)
     {
+        if (config.Environment.Count > MaxEnvironment)
+            throw new SandboxConfigurationException("environment", $"{config.Environment.Count} variables; at most {MaxEnvironment} are supported.");
         foreach (var (name, value) in config.Environment)
         {
             if (name.Length == 0 || name.Contains('=') || name.Contains('\0'))
                 throw new SandboxConfigurationException("environment", $"'{name}' is not a variable name (non-empty, no '=' or NUL).");
             if (value is null || value.Contains('\0'))
                 throw new SandboxConfigurationException($"environment.{name}", "the value is null or contains a NUL character.");
+            if (System.Text.Encoding.UTF8.GetByteCount(name) + System.Text.Encoding.UTF8.GetByteCount(value) + 1 >= MaxStringBytes)
+                throw new SandboxConfigurationException($"environment.{name}", $"the variable is longer than the kernel's limit of {MaxStringBytes - 1} bytes.");
         }
     }
 
@@ -187,8 +200,8 @@ internal static class ConfigurationValidator
             throw new SandboxConfigurationException(setting, "the path is empty.");
         if (path[0] != '/')
             throw new SandboxConfigurationException(setting, $"'{path}' is relative; paths inside the sandbox must be absolute.", $"Use '/{path}'.");
-        if (path.Length > MaxPathLength || path.Contains('\0'))
-            throw new SandboxConfigurationException(setting, "the path is longer than 4096 bytes or contains a NUL character.");
+        if (System.Text.Encoding.UTF8.GetByteCount(path) >= MaxPathLength || path.Contains('\0'))
+            throw new SandboxConfigurationException(setting, "the path is 4096 bytes or longer, or contains a NUL character.");
         if (path == "/")
         {
             if (!allowRoot)
@@ -210,8 +223,8 @@ internal static class ConfigurationValidator
             throw new SandboxConfigurationException(setting, "the path is empty.");
         if (path[0] != '/')
             throw new SandboxConfigurationException(setting, $"'{path}' is relative; host paths must be absolute.", $"Use '{Path.GetFullPath(path)}'.");
-        if (path.Length > MaxPathLength || path.Contains('\0'))
-            throw new SandboxConfigurationException(setting, "the path is longer than 4096 bytes or contains a NUL character.");
+        if (System.Text.Encoding.UTF8.GetByteCount(path) >= MaxPathLength || path.Contains('\0'))
+            throw new SandboxConfigurationException(setting, "the path is 4096 bytes or longer, or contains a NUL character.");
     }
 
     private static string Normalise(string path) =>

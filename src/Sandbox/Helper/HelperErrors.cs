@@ -37,7 +37,6 @@ internal static class HelperErrors
         StepExec => "execute the command",
         StepExecNotFound => "find the command",
         StepSupervise => "supervise the sandbox",
-        StepStdio => "set up standard streams",
         _ => $"step {step}",
     };
 
@@ -62,6 +61,8 @@ internal static class HelperErrors
         (StepRoot or StepMountBind or StepMountTmpfs or StepMountProc or StepMountDev, ENOSYS) => "This kernel lacks the new mount API (open_tree, fsopen, mount_setattr); the library needs Linux 5.12 or newer.",
         (StepRoot, ENOENT or ENOTDIR) => "The root filesystem directory does not exist (any more).",
         (StepMountTarget, EROFS) => "The mount target does not exist and the root filesystem is read-only, so it cannot be created. Create the directory in the root filesystem, or mount under a writable place such as /tmp.",
+        (StepMountTarget, ENOENT) => "A component of the mount target is a dangling symbolic link inside the root filesystem; links are resolved inside it, never on the host.",
+        (StepMountTarget, 40 /* ELOOP */) => "A symbolic link in the mount target's path loops when resolved inside the root filesystem (for example an absolute link to a host path); links are never followed out to the host.",
         (StepMountTarget, ENOTDIR) => "A component of the mount target is a file, or a directory is mounted onto a file (or the other way round).",
         (StepMountBind, ENOENT) => "The bind mount source disappeared after validation, or is not visible to the sandbox's user.",
         (StepMountProc, EPERM or EBUSY) => "A fresh /proc needs the PID namespace and a host /proc that is fully visible (inside some containers, /proc has masked paths that forbid it). Keep SandboxNamespaces.Pid, or remove the ProcMount.",

@@ -61,9 +61,11 @@ internal static unsafe class HelperLauncher
             if (pidfd < 0)
             {
                 int errno = LibC.LastErrno;
-                control.Dispose();
+                control.Dispose(); // the helper sees end of file, kills what it started, exits
+                LibC.SigInfo info = default;
+                LibC.waitid(LibC.P_PID, pid, &info, LibC.WEXITED);
                 throw new SandboxException($"Sandbox could not watch its helper (pidfd_open): {LibC.ErrnoText(errno)}.", "pidfd_open", errno,
-                    "The library needs Linux 5.3 or newer (5.12 for the mount API).");
+                    errno == LibC.ENOSYS ? "The library needs Linux 5.12 or newer." : "This process may be out of file descriptors (ulimit -n).");
             }
             return new LaunchedHelper
             {

@@ -63,6 +63,8 @@ internal static class HelperProtocol
     public const int CmdKill = 102;
     public const int ExitCode = 1;
     public const int ExitSignal = 2;
+    /// <summary>Signals the helper forwards to the command (SIGHUP SIGINT SIGQUIT SIGUSR1 SIGUSR2 SIGALRM SIGTERM SIGCONT SIGWINCH).</summary>
+    public static readonly int[] ForwardedSignals = [1, 2, 3, 10, 12, 14, 15, 18, 28];
     public const int ReasonExited = 0;
     public const int ReasonTimeout = 1;
     public const int ReasonKilled = 2;
@@ -90,5 +92,4 @@ internal static class HelperProtocol
     public const int StepExec = 22;
     public const int StepExecNotFound = 23;
     public const int StepSupervise = 24;
-    public const int StepStdio = 25;
 }

@@ -14,7 +14,7 @@ public class SandboxException : Exception
         Hint = hint;
     }
 
-    /// <summary>The setup step that failed (for example "uid_map", "mount /proc", "exec"), when known.</summary>
+    /// <summary>The setup step that failed (for example "write uid_map", "mount proc", "find the command", "validate"), when known.</summary>
     public string? Step { get; }
 
     /// <summary>The errno the failing system call returned, or 0.</summary>

@@ -27,7 +27,7 @@ public sealed class SandboxProcess : IAsyncDisposable
     private readonly CancellationTokenRegistration _cancellation;
     private int _killRequested;
 
-    private SandboxProcess(LaunchedHelper helper, SandboxConfiguration config, string id, int pid, long startTimestamp, DateTimeOffset startTime, CancellationToken cancellationToken)
+    private SandboxProcess(LaunchedHelper helper, SandboxConfiguration config, string id, int pid, long startTimestamp, DateTimeOffset startTime, Message? earlyExit, CancellationToken cancellationToken)
     {
         _helper = helper;
         _config = config;
@@ -42,7 +42,7 @@ public sealed class SandboxProcess : IAsyncDisposable
         _outputPumps = Task.WhenAll(pumps);
         StartInputPump(config.StandardInput, helper.StandardInput);
 
-        _ = MonitorAsync();
+        _ = MonitorAsync(earlyExit);
         if (cancellationToken.CanBeCanceled)
             _cancellation = cancellationToken.Register(static p => ((SandboxProcess)p!).RequestKill(), this);
     }
@@ -84,16 +84,22 @@ public sealed class SandboxProcess : IAsyncDisposable
     public Task<SandboxResult> WaitForExitAsync(CancellationToken cancellationToken = default) =>
         _exit.Task.WaitAsync(cancellationToken);
 
-    /// <summary>Sends <paramref name="signal"/> to the command (not to the rest of the sandbox).</summary>
+    /// <summary>
+    /// Sends <paramref name="signal"/> to the command (not to the rest of the sandbox). Allowed:
+    /// SIGHUP (1), SIGINT (2), SIGQUIT (3), SIGUSR1 (10), SIGUSR2 (12), SIGALRM (14), SIGTERM (15),
+    /// SIGCONT (18), SIGWINCH (28), and SIGKILL (9), which kills the whole sandbox.
+    /// </summary>
+    /// <exception cref="ArgumentOutOfRangeException">Another signal: the sandbox's init forwards only these.</exception>
     public void Signal(int signal)
     {
-        if (signal is <= 0 or >= 65)
-            throw new ArgumentOutOfRangeException(nameof(signal), signal, "Not a signal number.");
         if (signal == 9)
         {
             RequestKill();
             return;
         }
+        if (Array.IndexOf(ForwardedSignals, signal) < 0)
+            throw new ArgumentOutOfRangeException(nameof(signal), signal,
+                $"Signal {signal} cannot be sent to a sandboxed command; allowed: {string.Join(", ", ForwardedSignals)} and 9 (kills the sandbox).");
         if (!HasExited)
             Send(CmdSignal, signal);
     }
@@ -171,7 +177,9 @@ public sealed class SandboxProcess : IAsyncDisposable
             int n = await helper.Control.ReceiveAsync(buffer, cancellationToken).ConfigureAwait(false);
             var msg = Message.Parse(buffer.AsSpan(0, n));
             if (msg.Type == MsgStarted)
-                return new SandboxProcess(helper, config, id, msg.A, startTimestamp, startTime, cancellationToken);
+                return new SandboxProcess(helper, config, id, msg.A, startTimestamp, startTime, null, cancellationToken);
+            if (msg.Type == MsgExited)
+                return new SandboxProcess(helper, config, id, 0, startTimestamp, startTime, msg, cancellationToken); // the timeout struck during setup
             throw msg.Type == MsgError
                 ? HelperErrors.ToException(msg.A, msg.B, msg.Detail, config)
                 : new SandboxException($"sandbox-helper (pid {helper.Pid}) ended before the command started{await DescribeHelperExitAsync(helper).ConfigureAwait(false)}.", "start sandbox-helper");
@@ -217,15 +225,15 @@ public sealed class SandboxProcess : IAsyncDisposable
         return code == 1 /* CLD_EXITED */ ? $" (exit status {value})" : $" (killed by signal {value})";
     }
 
-    private async Task MonitorAsync()
+    private async Task MonitorAsync(Message? earlyExit)
     {
         try
         {
             var buffer = new byte[MsgHeaderSize + MsgMaxDetail];
-            Message? exited = null, error = null;
-            long exitTimestamp = 0;
-            DateTimeOffset exitTime = default;
-            while (true)
+            Message? exited = earlyExit, error = null;
+            long exitTimestamp = earlyExit is null ? 0 : Stopwatch.GetTimestamp();
+            DateTimeOffset exitTime = earlyExit is null ? default : DateTimeOffset.UtcNow;
+            while (exited is null)
             {
                 int n = await _helper.Control.ReceiveAsync(buffer).ConfigureAwait(false);
                 if (n == 0)
@@ -242,16 +250,20 @@ public sealed class SandboxProcess : IAsyncDisposable
                     error = msg;
             }
             await ShutDownHelperAsync(_helper).ConfigureAwait(false);
-            await _outputPumps.ConfigureAwait(false);
-            _helper.StandardInput?.Dispose();
-
             if (exited is not { } e)
             {
+                // The helper died without a report (killed from outside): processes it could
+                // not kill may still hold the output pipes, so do not wait for their end.
+                _helper.Dispose();
                 _exit.TrySetException(error is { } err
                     ? HelperErrors.ToException(err.A, err.B, err.Detail, _config)
                     : new SandboxException($"sandbox-helper of sandbox {Id} ended without reporting how the command ended; something outside killed it.", "supervise the sandbox"));
                 return;
             }
+            // The whole sandbox is gone, so every write end of the output pipes is closed.
+            await _outputPumps.ConfigureAwait(false);
+            _helper.StandardInput?.Dispose();
+
             var verdict = (e.C, e.A) switch
             {
                 (ReasonTimeout, _) => SandboxVerdict.TimedOut,

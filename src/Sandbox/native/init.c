@@ -20,10 +20,12 @@
 #include <sys/prctl.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
+#include <sys/uio.h>
 #include <sys/wait.h>
 
-/* Signals a caller may send to stop or poke the command; init passes them on. */
-static const int forwarded_signals[] = {SIGHUP, SIGINT, SIGQUIT, SIGUSR1, SIGUSR2, SIGTERM, SIGALRM, SIGWINCH, SIGCONT};
+/* Signals a caller may send to stop or poke the command; init passes them on. The list is
+ * SBX_FORWARDED_SIGNALS in protocol.h: the helper and the library refuse any other. */
+static const int forwarded_signals[] = {SBX_FORWARDED_SIGNALS};
 
 static const char *env_value(char *const *envp, const char *name)
 {
@@ -77,7 +79,10 @@ static SBX_NORETURN void command_main(const struct sbx_spec *spec, int exec_fd)
         signal(sig, SIG_DFL); /* nothing of the helper's signal setup leaks into the command */
     sigprocmask(SIG_SETMASK, &none, NULL);
     if (setsid() < 0)
-        die(SBX_STEP_SET_USER, errno, "setsid");
+        die(SBX_STEP_FORK, errno, "setsid");
+    /* Without a PID namespace nothing kills the command if init dies; ask the kernel to. */
+    if (!(spec->namespaces & SBX_NS_PID) && prctl(PR_SET_PDEATHSIG, SIGKILL) != 0)
+        die(SBX_STEP_FORK, errno, "PR_SET_PDEATHSIG");
     const char *cwd = spec->cwd != NULL ? spec->cwd : "/";
     if (chdir(cwd) != 0)
         die(SBX_STEP_CHDIR, errno, "%s", cwd);
@@ -99,6 +104,51 @@ static void send_exit(int status)
         report_send(report_fd, SBX_MSG_EXITED, SBX_EXIT_SIGNAL, WTERMSIG(status), SBX_REASON_EXITED, NULL, 0);
     else
         report_send(report_fd, SBX_MSG_EXITED, SBX_EXIT_CODE, WEXITSTATUS(status), SBX_REASON_EXITED, NULL, 0);
+}
+
+/* STARTED carries the command's pid as SCM_CREDENTIALS: the kernel translates it into the
+ * helper's PID namespace, which init cannot do itself. The command is at worst a zombie
+ * here (init reaps only later), so its pid is still valid. */
+static void send_started(pid_t command)
+{
+    unsigned char msg[SBX_MSG_HEADER_SIZE];
+    uint32_t type = SBX_MSG_STARTED;
+    int32_t pid = command, with_creds = 1, zero = 0;
+    memcpy(msg, &type, 4);
+    memcpy(msg + 4, &pid, 4);
+    memcpy(msg + 8, &with_creds, 4);
+    memcpy(msg + 12, &zero, 4);
+    struct iovec iov = {.iov_base = msg, .iov_len = sizeof msg};
+    union {
+        char buf[CMSG_SPACE(sizeof(struct ucred))];
+        struct cmsghdr align;
+    } control;
+    memset(&control, 0, sizeof control);
+    struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = control.buf, .msg_controllen = sizeof control.buf};
+    struct cmsghdr *cm = CMSG_FIRSTHDR(&mh);
+    cm->cmsg_level = SOL_SOCKET;
+    cm->cmsg_type = SCM_CREDENTIALS;
+    cm->cmsg_len = CMSG_LEN(sizeof(struct ucred));
+    struct ucred cred = {.pid = command, .uid = getuid(), .gid = getgid()};
+    memcpy(CMSG_DATA(cm), &cred, sizeof cred);
+    /* Naming another pid needs CAP_SYS_ADMIN over our PID namespace, which we have only in
+     * a PID namespace of our own; without one, pids need no translation anyway. */
+    if (RETRY_EINTR(sendmsg(report_fd, &mh, MSG_NOSIGNAL)) < 0)
+        report_send(report_fd, SBX_MSG_STARTED, command, 0, 0, NULL, 0);
+}
+
+/* After the helper wrote the maps, become the user namespace's root when it is mapped, so
+ * setup runs with ids that exist inside (an explicit range may leave out the caller's own
+ * ids, which would then show as the overflow id and make mkdir fail with EOVERFLOW), and
+ * drop the caller's supplementary groups where the kernel allows it. */
+static void become_namespace_root(void)
+{
+    if (setresgid(0, 0, 0) != 0 && errno != EINVAL)
+        die(SBX_STEP_SET_USER, errno, "become gid 0 of the user namespace");
+    if (setresuid(0, 0, 0) != 0 && errno != EINVAL)
+        die(SBX_STEP_SET_USER, errno, "become uid 0 of the user namespace");
+    if (setgroups(0, NULL) != 0 && errno != EPERM)
+        die(SBX_STEP_SET_USER, errno, "drop supplementary groups");
 }
 
 static SBX_NORETURN void run_init(const struct sbx_spec *spec)
@@ -147,7 +197,7 @@ static SBX_NORETURN void run_init(const struct sbx_spec *spec)
     if (exec_failed)
         RETRY_EINTR(send(report_fd, msg, (size_t)n, MSG_NOSIGNAL)); /* the command's own error record */
     else
-        report_send(report_fd, SBX_MSG_STARTED, command, getpid(), 0, NULL, 0);
+        send_started(command);
 
     for (;;) {
         struct signalfd_siginfo si;
@@ -155,7 +205,9 @@ static SBX_NORETURN void run_init(const struct sbx_spec *spec)
         if (r != sizeof si)
             die(SBX_STEP_SUPERVISE, r < 0 ? errno : EIO, "read signalfd");
         if ((int)si.ssi_signo != SIGCHLD) {
-            kill(command, (int)si.ssi_signo);
+            /* Only what the helper sent: a process inside cannot steer its own init. */
+            if (si.ssi_pid == 0 || (spec->namespaces & SBX_NS_PID) == 0)
+                kill(command, (int)si.ssi_signo);
             continue;
         }
         int status;
@@ -174,13 +226,15 @@ void sandbox_child_main(const struct sbx_spec *spec, int sync_fd)
 {
     /* If the helper dies, so do we (and with us, as pid 1, the whole PID namespace). */
     if (prctl(PR_SET_PDEATHSIG, SIGKILL) != 0)
-        die(SBX_STEP_SYNC, errno, "PR_SET_PDEATHSIG");
+        die(SBX_STEP_FORK, errno, "PR_SET_PDEATHSIG");
     /* The helper writes our id maps, then one byte. End of file: it died before that. */
     char byte;
     ssize_t n = RETRY_EINTR(read(sync_fd, &byte, 1));
     if (n != 1)
         _exit(125);
     close(sync_fd);
+    if (spec->namespaces & SBX_NS_USER)
+        become_namespace_root();
 
     if (spec->namespaces & SBX_NS_UTS && spec->hostname != NULL)
         ns_set_hostname(spec->hostname);

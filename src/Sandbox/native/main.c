@@ -83,6 +83,13 @@ int main(int argc, char **argv)
         finish(SBX_FD_CONTROL, 1);
     }
 
+    /* init sends STARTED with SCM_CREDENTIALS; the kernel attaches them only if we ask. */
+    int one = 1;
+    if (setsockopt(report_pair[0], SOL_SOCKET, SO_PASSCRED, &one, sizeof one) != 0) {
+        report_error(SBX_STEP_CLONE, errno, "SO_PASSCRED on the report channel");
+        finish(SBX_FD_CONTROL, 1);
+    }
+
     int pidfd = -1;
     struct sbx_clone_args args = {
         .flags = ns_clone_flags(spec.namespaces) | SBX_CLONE_PIDFD,

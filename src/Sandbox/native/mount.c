@@ -84,12 +84,7 @@ static int open_target(int root_fd, const char *path, int want_dir)
     cleanup_fd int parent_fd = open_target(root_fd, parent, 1);
     if (parent_fd < 0)
         return -1;
-    /* O_PATH fds cannot be used with mkdirat; reopen the parent as a real directory. */
-    char proc_path[64];
-    snprintf(proc_path, sizeof proc_path, "/proc/self/fd/%d", parent_fd);
-    cleanup_fd int dir_fd = (int)RETRY_EINTR(open(proc_path, O_RDONLY | O_DIRECTORY | O_CLOEXEC));
-    if (dir_fd < 0)
-        return -1;
+    int dir_fd = parent_fd; /* an O_PATH directory fd is enough for mkdirat and openat */
     const char *name = slash + 1;
     if (want_dir) {
         if (mkdirat(dir_fd, name, 0755) != 0 && errno != EEXIST)
@@ -171,9 +166,16 @@ static void mount_dev(int root_fd, const struct sbx_mount *m)
         if (symlinkat(links[i][1], mnt_fd, links[i][0]) != 0)
             die(SBX_STEP_MOUNT_DEV, errno, "symlink %s/%s", m->target, links[i][0]);
     for (const char *dir = "pts"; dir != NULL; dir = strcmp(dir, "pts") == 0 ? "shm" : NULL)
-        if (mkdirat(mnt_fd, dir, strcmp(dir, "shm") == 0 ? 01777 : 0755) != 0)
+        if (mkdirat(mnt_fd, dir, 0755) != 0)
             die(SBX_STEP_MOUNT_DEV, errno, "mkdir %s/%s", m->target, dir);
     attach(mnt_fd, root_fd, m->target, 1, SBX_STEP_MOUNT_DEV);
+
+    /* Its own POSIX shared memory: nothing leaks between sandboxes through /dev/shm. */
+    char shm_target[SBX_MAX_PATH];
+    snprintf(shm_target, sizeof shm_target, "%s/shm", m->target);
+    const char *shm_opts[] = {"mode", "1777", "size", "67108864", NULL};
+    cleanup_fd int shm_fd = new_fs("tmpfs", shm_opts, SBX_MOUNT_ATTR_NOSUID | SBX_MOUNT_ATTR_NODEV | SBX_MOUNT_ATTR_NOEXEC, SBX_STEP_MOUNT_DEV, shm_target);
+    attach(shm_fd, root_fd, shm_target, 1, SBX_STEP_MOUNT_DEV);
 
     for (size_t i = 0; i < sizeof devices / sizeof *devices; i++) {
         char host[32], target[SBX_MAX_PATH];

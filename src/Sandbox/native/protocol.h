@@ -12,7 +12,7 @@
 #define SBX_PROTOCOL_H
 
 /* ---- File descriptors the helper is started with ---------------------------------- */
-#define SBX_FD_SPEC 3    /* read-only memfd holding the whole spec */
+#define SBX_FD_SPEC 3    /* memfd holding the whole spec, read with pread from offset 0 */
 #define SBX_FD_CONTROL 4 /* AF_UNIX SOCK_SEQPACKET: commands in, reports out */
 #define SBX_FD_FIRST_EXTRA 5 /* everything from here on is closed at helper start */
 
@@ -95,16 +95,22 @@
 
 /* helper -> library */
 #define SBX_MSG_ERROR 1   /* a = step (SBX_STEP_*), b = errno, detail = path or text */
-#define SBX_MSG_STARTED 2 /* a = host pid of the command, b = host pid of the sandbox init */
+#define SBX_MSG_STARTED 2 /* a = host pid of the command (0 if unknown); inside the helper
+                           * only, b = 1 when SCM_CREDENTIALS carry the command's pid */
 #define SBX_MSG_EXITED 3  /* a = SBX_EXIT_*, b = exit code or signal, c = SBX_REASON_* */
 
 /* library -> helper */
-#define SBX_CMD_SIGNAL 101 /* a = signal, delivered to the command */
+#define SBX_CMD_SIGNAL 101 /* a = signal, delivered to the command: one of the forwarded
+                              * signals below, or SIGKILL (same as SBX_CMD_KILL) */
 #define SBX_CMD_KILL 102   /* SIGKILL every process of the sandbox */
 /* end of file on the control channel: the library is gone; kill everything, exit */
 
 #define SBX_EXIT_CODE 1
 #define SBX_EXIT_SIGNAL 2
+
+/* SIGHUP SIGINT SIGQUIT SIGUSR1 SIGUSR2 SIGALRM SIGTERM SIGCONT SIGWINCH (the same numbers on
+ * every Linux architecture we build for) */
+#define SBX_FORWARDED_SIGNALS 1, 2, 3, 10, 12, 14, 15, 18, 28
 
 #define SBX_REASON_EXITED 0  /* the command ended on its own */
 #define SBX_REASON_TIMEOUT 1 /* the helper killed the sandbox at SBX_REC_TIMEOUT */
@@ -135,6 +141,5 @@
 #define SBX_STEP_EXEC 22
 #define SBX_STEP_EXEC_NOT_FOUND 23
 #define SBX_STEP_SUPERVISE 24
-#define SBX_STEP_STDIO 25
 
 #endif

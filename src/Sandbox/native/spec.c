@@ -108,7 +108,9 @@ int spec_parse(const uint8_t *buf, size_t len, struct sbx_spec *spec, char *err,
         uint32_t size;
         if (take(&r, &tag, 2) || take(&r, &reserved, 2) || take_u32(&r, &size))
             goto truncated;
-        if (reserved != 0 || size > r.left)
+        if (reserved != 0)
+            return spec_free(spec), fail(err, err_len, "spec record at offset %zu has a nonzero reserved field", len - r.left - SBX_RECORD_HEADER_SIZE);
+        if (size > r.left)
             goto truncated;
         struct reader p = {r.p, size};
         r.p += size;
@@ -131,6 +133,8 @@ int spec_parse(const uint8_t *buf, size_t len, struct sbx_spec *spec, char *err,
             struct sbx_id_map m;
             if (size != 12 || take_u32(&p, &m.inside) || take_u32(&p, &m.outside) || take_u32(&p, &m.count) || m.count == 0)
                 goto bad_record;
+            if ((uint64_t)m.inside + m.count > UINT32_MAX || (uint64_t)m.outside + m.count > UINT32_MAX)
+                goto bad_record;
             size_t *n = tag == SBX_REC_UID_MAP ? &spec->n_uid_maps : &spec->n_gid_maps;
             if (*n >= SBX_MAX_ID_MAPS)
                 return spec_free(spec), fail(err, err_len, "more than %d id map lines", SBX_MAX_ID_MAPS);
@@ -143,6 +147,8 @@ int spec_parse(const uint8_t *buf, size_t len, struct sbx_spec *spec, char *err,
             break;
         case SBX_REC_ROOT:
             if (seen_root++ || size < 5 || take_u32(&p, &spec->root_flags))
+                goto bad_record;
+            if ((spec->root_flags & ~(uint32_t)SBX_ROOT_READONLY) != 0)
                 goto bad_record;
             if ((spec->root_path = take_string(&p, p.left, &a)) == NULL || !is_absolute_path(spec->root_path))
                 goto bad_record;
@@ -160,7 +166,9 @@ int spec_parse(const uint8_t *buf, size_t len, struct sbx_spec *spec, char *err,
                 goto bad_record;
             if (m->type < SBX_MOUNT_BIND || m->type > SBX_MOUNT_DEV || m->mode > 07777 || !is_absolute_path(m->target))
                 goto bad_record;
-            if (m->type == SBX_MOUNT_BIND && !is_absolute_path(m->source))
+            if (m->type == SBX_MOUNT_BIND ? !is_absolute_path(m->source) : m->source[0] != '\0')
+                goto bad_record;
+            if (m->flags & ~(uint32_t)(SBX_MOUNTF_READONLY | SBX_MOUNTF_RECURSIVE | SBX_MOUNTF_OPTIONAL | SBX_MOUNTF_NOSUID | SBX_MOUNTF_NODEV | SBX_MOUNTF_NOEXEC))
                 goto bad_record;
             spec->n_mounts++;
             break;
@@ -173,7 +181,7 @@ int spec_parse(const uint8_t *buf, size_t len, struct sbx_spec *spec, char *err,
         case SBX_REC_ENV:
             if (spec->envc >= SBX_MAX_ENV || (spec->envp[spec->envc] = (char *)take_string(&p, size, &a)) == NULL)
                 goto bad_record;
-            if (strchr(spec->envp[spec->envc], '=') == NULL)
+            if (strchr(spec->envp[spec->envc], '=') == NULL || spec->envp[spec->envc][0] == '=')
                 goto bad_record;
             spec->envc++;
             break;

@@ -16,10 +16,14 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/uio.h>
 #include <sys/syscall.h>
 #include <sys/timerfd.h>
 #include <sys/wait.h>
 
+#ifndef SYS_pidfd_send_signal
+#define SYS_pidfd_send_signal 424
+#endif
 #ifndef P_PIDFD
 #define P_PIDFD 3
 #endif
@@ -31,21 +35,6 @@ void finish(int control_fd, int status)
     while (RETRY_EINTR(recv(control_fd, buf, sizeof buf, 0)) > 0) {
     }
     _exit(status);
-}
-
-/* First pid listed in /proc/<pid>/task/<pid>/children, or 0. */
-static pid_t first_child_of(pid_t pid)
-{
-    char path[64], buf[64];
-    snprintf(path, sizeof path, "/proc/%d/task/%d/children", (int)pid, (int)pid);
-    FILE *f = fopen(path, "re");
-    if (f == NULL)
-        return 0;
-    pid_t child = 0;
-    if (fgets(buf, sizeof buf, f) != NULL)
-        child = (pid_t)atoi(buf);
-    fclose(f);
-    return child;
 }
 
 /* SIGKILL every child of ours (the helper is a subreaper, so orphans of the sandbox are
@@ -77,26 +66,71 @@ static int kill_our_children(void)
     return killed;
 }
 
+/* Without a PID namespace: kill our children round by round, reaping as we go. Each
+ * killed process's children are reparented to us (we are a subreaper), so the next round
+ * finds them; it ends when we have no child left. */
+static void kill_and_reap_all_children(void)
+{
+    for (;;) {
+        kill_our_children();
+        if (RETRY_EINTR(waitpid(-1, NULL, __WALL)) < 0)
+            break; /* ECHILD: nothing left */
+    }
+}
+
 void kill_sandbox(struct sandbox *sb)
 {
     if (sb->init_pid <= 0)
-        return;
-    /* pidfd_send_signal would be exact, but init cannot be reaped (and its pid reused)
-     * before we wait for it below, so kill() on the pid is exact too. */
-    kill(sb->init_pid, SIGKILL);
+        return; /* already reaped: its pid may belong to someone else now */
+    /* Through the pidfd: exact even if init has just exited. */
+    if (syscall(SYS_pidfd_send_signal, sb->init_pidfd, SIGKILL, NULL, 0) != 0)
+        kill(sb->init_pid, SIGKILL);
     if (sb->has_pid_ns)
         return; /* the kernel kills the rest of the PID namespace when its init dies */
-    /* Without a PID namespace, kill descendants round by round: each killed process's
-     * children are reparented to us (we are a subreaper), so the next round finds them. */
-    for (;;) {
-        kill_our_children();
-        int status;
-        pid_t pid = (pid_t)RETRY_EINTR(waitpid(-1, &status, __WALL));
-        if (pid < 0)
-            break; /* ECHILD: nothing left */
-        if (pid == sb->init_pid)
-            sb->init_pid = -pid; /* reaped here; remember it for the exit report */
-    }
+    kill_and_reap_all_children();
+    sb->init_pid = 0; /* reaped by the loop above */
+}
+
+static int is_forwarded_signal(int sig)
+{
+    static const int forwarded[] = {SBX_FORWARDED_SIGNALS};
+    for (size_t i = 0; i < sizeof forwarded / sizeof *forwarded; i++)
+        if (forwarded[i] == sig)
+            return 1;
+    return 0;
+}
+
+/* Receive one report; for STARTED, put the command's pid as the kernel translated it (from
+ * init's SCM_CREDENTIALS) into field a. */
+static ssize_t receive_report(int fd, unsigned char *msg, size_t size)
+{
+    struct iovec iov = {.iov_base = msg, .iov_len = size};
+    union {
+        char buf[CMSG_SPACE(sizeof(struct ucred))];
+        struct cmsghdr align;
+    } control;
+    struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = control.buf, .msg_controllen = sizeof control.buf};
+    ssize_t n = RETRY_EINTR(recvmsg(fd, &mh, MSG_CMSG_CLOEXEC));
+    if (n < SBX_MSG_HEADER_SIZE)
+        return n;
+    uint32_t type;
+    int32_t with_creds;
+    memcpy(&type, msg, 4);
+    memcpy(&with_creds, msg + 8, 4);
+    /* With SO_PASSCRED the kernel attaches the sender's own credentials to every message;
+     * only a STARTED that says so carries the command's. */
+    if (type != SBX_MSG_STARTED || with_creds != 1)
+        return n;
+    memset(msg + 8, 0, 4);
+    int32_t host_pid = 0;
+    for (struct cmsghdr *cm = CMSG_FIRSTHDR(&mh); cm != NULL; cm = CMSG_NXTHDR(&mh, cm))
+        if (cm->cmsg_level == SOL_SOCKET && cm->cmsg_type == SCM_CREDENTIALS) {
+            struct ucred cred;
+            memcpy(&cred, CMSG_DATA(cm), sizeof cred);
+            host_pid = cred.pid;
+        }
+    memcpy(msg + 4, &host_pid, 4);
+    return n;
 }
 
 static void relay(int to_fd, const unsigned char *msg, ssize_t len)
@@ -129,7 +163,7 @@ void supervise(struct sandbox *sb)
             {.fd = sb->control_fd, .events = POLLIN},
             {.fd = report_open ? sb->report_fd : -1, .events = POLLIN},
             {.fd = init_gone ? -1 : sb->init_pidfd, .events = POLLIN},
-            {.fd = kill_reason < 0 ? timer_fd : -1, .events = POLLIN},
+            {.fd = kill_reason < 0 && !init_gone ? timer_fd : -1, .events = POLLIN},
         };
         if (RETRY_EINTR(poll(fds, 4, -1)) < 0) {
             report_error(SBX_STEP_SUPERVISE, errno, "poll");
@@ -139,8 +173,11 @@ void supervise(struct sandbox *sb)
         if (fds[0].revents) {
             ssize_t n = RETRY_EINTR(recv(sb->control_fd, msg, sizeof msg, 0));
             if (n <= 0) {
-                /* The library is gone (closed, or its process died): take the sandbox along. */
+                /* The library is gone (closed, or its process died): take the sandbox along,
+                 * and wait until it is gone so nothing outlives this helper. */
                 kill_sandbox(sb);
+                if (sb->init_pid > 0)
+                    RETRY_EINTR(waitid((idtype_t)P_PIDFD, (id_t)sb->init_pidfd, &(siginfo_t){0}, WEXITED));
                 _exit(0);
             }
             uint32_t type;
@@ -154,7 +191,7 @@ void supervise(struct sandbox *sb)
                 if (arg == SIGKILL) {
                     kill_reason = kill_reason < 0 ? SBX_REASON_KILLED : kill_reason;
                     kill_sandbox(sb);
-                } else {
+                } else if (is_forwarded_signal(arg)) {
                     kill(sb->init_pid, arg); /* init forwards it to the command */
                 }
             }
@@ -164,7 +201,7 @@ void supervise(struct sandbox *sb)
             kill_sandbox(sb);
         }
         if (fds[1].revents) {
-            ssize_t n = RETRY_EINTR(recv(sb->report_fd, msg, sizeof msg, 0));
+            ssize_t n = receive_report(sb->report_fd, msg, sizeof msg);
             if (n <= 0) {
                 report_open = 0;
             } else if (n >= SBX_MSG_HEADER_SIZE) {
@@ -173,13 +210,6 @@ void supervise(struct sandbox *sb)
                 if (type == SBX_MSG_EXITED) {
                     memcpy(&exit_kind, msg + 4, 4);
                     memcpy(&exit_value, msg + 8, 4);
-                } else if (type == SBX_MSG_STARTED) {
-                    /* init knows the command's pid only inside the PID namespace; its only
-                     * child right now is the command, so /proc gives the host pid. */
-                    int32_t host_pid = sb->has_pid_ns ? first_child_of(sb->init_pid) : 0;
-                    if (host_pid != 0)
-                        memcpy(msg + 4, &host_pid, 4);
-                    relay(sb->control_fd, msg, n);
                 } else {
                     relay(sb->control_fd, msg, n);
                 }
@@ -190,16 +220,11 @@ void supervise(struct sandbox *sb)
             memset(&si, 0, sizeof si);
             if (sb->init_pid > 0)
                 RETRY_EINTR(waitid((idtype_t)P_PIDFD, (id_t)sb->init_pidfd, &si, WEXITED));
+            sb->init_pid = 0;
             init_gone = 1;
             /* Without a PID namespace, init's orphans are ours now; none may outlive it. */
-            if (!sb->has_pid_ns) {
-                sb->init_pid = 0;
-                while (kill_our_children() > 0)
-                    while (RETRY_EINTR(waitpid(-1, NULL, __WALL | WNOHANG)) > 0) {
-                    }
-                while (RETRY_EINTR(waitpid(-1, NULL, __WALL)) > 0) {
-                }
-            }
+            if (!sb->has_pid_ns)
+                kill_and_reap_all_children();
         }
     }
 

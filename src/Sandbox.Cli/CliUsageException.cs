@@ -1,0 +1,14 @@
+namespace Sandboxing.Cli;
+
+/// <summary>
+/// The command line is wrong: an unknown option, a missing or malformed value. The message
+/// names the option as the user spelled it; <see cref="HelpCommand"/> says where to read more.
+/// </summary>
+internal sealed class CliUsageException(string message, string helpCommand = "sandbox run --help") : Exception(message)
+{
+    /// <summary>The command that prints the relevant help, for the "See '...'" suffix.</summary>
+    public string HelpCommand { get; } = helpCommand;
+
+    /// <summary>The one line printed on standard error, docker style.</summary>
+    public string ToErrorLine() => $"sandbox: {Message}. See '{HelpCommand}'.";
+}

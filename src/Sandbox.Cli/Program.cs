@@ -1,0 +1,26 @@
+using Sandboxing.Cli;
+
+// Dispatch on the first argument, docker style: global options, then one command.
+return args switch
+{
+    [] or ["-h" or "--help", ..] or ["help"] => await PrintAsync(HelpText.Main),
+    ["help", "run"] => await PrintAsync(HelpText.Run),
+    ["-v" or "--version", ..] => await PrintAsync(HelpText.Version + "\n"),
+    ["run", .. var rest] => await RunCommand.ExecuteAsync(rest),
+    ["help", var command, ..] => await UsageErrorAsync(new CliUsageException($"unknown command '{command}'", "sandbox --help")),
+    [var first, ..] => await UsageErrorAsync(first.StartsWith('-')
+        ? new CliUsageException($"unknown option '{first}'", "sandbox --help")
+        : new CliUsageException($"unknown command '{first}'", "sandbox --help")),
+};
+
+static async Task<int> PrintAsync(string text)
+{
+    await Console.Out.WriteAsync(text).ConfigureAwait(false);
+    return 0;
+}
+
+static async Task<int> UsageErrorAsync(CliUsageException error)
+{
+    await Console.Error.WriteLineAsync(error.ToErrorLine()).ConfigureAwait(false);
+    return ExitCodes.CannotStart;
+}

@@ -1,0 +1,41 @@
+using Sandboxing;
+
+// Modes:
+//   probe            run a default sandbox that prints what it sees; print the result
+//   hold TOKEN [nopid]  start `sleep TOKEN` in a sandbox, print "ready <pid>", wait forever
+//   statuses         run commands with known outcomes; print one line per result
+switch (args.FirstOrDefault())
+{
+    case "probe":
+    {
+        var result = await new SandboxBuilder().Build().RunAsync(
+            ["/bin/sh", "-c", "id -u; id -g; cat /proc/self/uid_map; hostname; echo pid=$$; touch /usr/probe 2>/dev/null && echo usr-writable || echo usr-readonly"]);
+        Console.Write(result.StandardOutput);
+        Console.WriteLine($"verdict={result.Verdict} code={result.ExitCode}");
+        return 0;
+    }
+    case "hold":
+    {
+        var builder = new SandboxBuilder();
+        if (args.Length > 2 && args[2] == "nopid")
+            builder = builder.WithoutNamespaces(SandboxNamespaces.Pid);
+        var process = await builder.Build().StartAsync(["/bin/sleep", args[1]]);
+        Console.WriteLine($"ready {process.Pid}");
+        Console.Out.Flush();
+        await Task.Delay(Timeout.Infinite);
+        return 0;
+    }
+    case "statuses":
+    {
+        var sandbox = new SandboxBuilder().Build();
+        string[][] commands = [["/bin/sh", "-c", "exit 0"], ["/bin/sh", "-c", "exit 7"], ["/bin/sh", "-c", "kill -TERM $$"], ["/bin/sh", "-c", "kill -9 $$"]];
+        // Concurrently, so a reap-all SIGCHLD handler has every chance to race with us.
+        var results = await Task.WhenAll(Enumerable.Range(0, 5).SelectMany(_ => commands).Select(c => sandbox.RunAsync(c)));
+        foreach (var r in results)
+            Console.WriteLine($"{r.Verdict} {r.ExitCode?.ToString() ?? "-"} {r.Signal?.ToString() ?? "-"}");
+        return 0;
+    }
+    default:
+        Console.Error.WriteLine("usage: Sandbox.TestHost probe | hold TOKEN [nopid] | statuses");
+        return 2;
+}
