@@ -187,6 +187,21 @@ public class ProcessTests
     }
 
     [Fact]
+    public async Task Sandboxes_and_System_Diagnostics_Process_work_side_by_side()
+    {
+        // Both reap their own children: neither may steal the other's exit status.
+        var sandboxRuns = Enumerable.Range(0, 12).Select(i => _sandbox.ShAsync($"exit {i}")).ToList();
+        var processRuns = Enumerable.Range(0, 12).Select(async i =>
+        {
+            using var p = System.Diagnostics.Process.Start("/bin/sh", ["-c", $"exit {i + 100}"]);
+            await p.WaitForExitAsync();
+            return p.ExitCode;
+        }).ToList();
+        Assert.Equal(Enumerable.Range(0, 12), (await Task.WhenAll(sandboxRuns)).Select(r => r.ExitCode!.Value));
+        Assert.Equal(Enumerable.Range(100, 12), await Task.WhenAll(processRuns));
+    }
+
+    [Fact]
     public async Task The_result_carries_times_and_the_sandbox_id()
     {
         var before = DateTimeOffset.UtcNow;
