@@ -8,7 +8,14 @@ namespace Sandboxing.Cli.Tests;
 /// </summary>
 public sealed class EndToEndTests : IDisposable
 {
-    private readonly DirectoryInfo _temp = Directory.CreateTempSubdirectory("sandbox-cli-tests-");
+    // World-writable: a root caller's sandbox runs as the host's nobody.
+    private readonly DirectoryInfo _temp = WorldWritable(Directory.CreateTempSubdirectory("sandbox-cli-tests-"));
+
+    private static DirectoryInfo WorldWritable(DirectoryInfo dir)
+    {
+        dir.UnixFileMode = (UnixFileMode)0x1FF; // 0777
+        return dir;
+    }
 
     public void Dispose() => _temp.Delete(recursive: true);
 
@@ -380,6 +387,8 @@ public sealed class EndToEndTests : IDisposable
                 Directory.CreateDirectory(Path.Combine(root, name));
         }
         File.WriteAllText(Path.Combine(root, "marker"), "inside the rootfs\n");
+        // A root caller's sandbox user is the host's nobody: it may write only what nobody may.
+        File.SetUnixFileMode(root, (UnixFileMode)0x1FF);
         return root;
     }
 

@@ -5,19 +5,24 @@ namespace Sandboxing.Tests;
 public class UserMappingTests
 {
     [Fact]
-    public async Task By_default_the_caller_is_root_inside()
+    public async Task By_default_root_inside_is_the_hosts_nobody_for_a_root_caller()
     {
-        string output = await new SandboxBuilder().Build().OutputOfAsync("id -u; id -g; cat /proc/self/uid_map | tr -s ' '");
-        var lines = output.Split('\n');
-        Assert.Equal(["0", "0"], lines[..2]);
-        Assert.Equal($" 0 {Environment.GetEnvironmentVariable("SUDO_UID") ?? "0"} 1", lines[2]);
+        string output = await new SandboxBuilder().Build().OutputOfAsync("id -u; id -g; cat /proc/self/uid_map /proc/self/gid_map | tr -s ' '");
+        Assert.Equal(["0", "0", " 0 65534 1", " 0 65534 1"], output.Split('\n'));
     }
 
     [Fact]
-    public async Task The_caller_can_be_mapped_to_a_chosen_uid_and_gid()
+    public async Task The_sandbox_user_can_be_a_chosen_uid_and_gid()
     {
         string output = await new SandboxBuilder().WithUser(1000, 1001).Build().OutputOfAsync("id -u; id -g; cat /proc/self/uid_map /proc/self/gid_map | tr -s ' '");
-        Assert.Equal(["1000", "1001", " 1000 0 1", " 1001 0 1"], output.Split('\n'));
+        Assert.Equal(["1000", "1001", " 1000 65534 1", " 1001 65534 1"], output.Split('\n'));
+    }
+
+    [Fact]
+    public async Task Root_inside_can_be_made_root_outside_only_explicitly()
+    {
+        var sandbox = new SandboxBuilder().WithUidMappings(new IdMapping(0, 0, 1)).WithGidMappings(new IdMapping(0, 0, 1)).Build();
+        Assert.Equal("0 0 1", string.Join(' ', (await sandbox.OutputOfAsync("cat /proc/self/uid_map")).Split(' ', StringSplitOptions.RemoveEmptyEntries)));
     }
 
     [Fact]

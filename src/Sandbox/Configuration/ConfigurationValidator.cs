@@ -162,7 +162,7 @@ internal static class ConfigurationValidator
                     ValidateHostPath($"{setting}.source", bind.Source);
                     if (!bind.Optional && !File.Exists(bind.Source) && !Directory.Exists(bind.Source))
                         throw new SandboxConfigurationException($"{setting}.source", $"'{bind.Source}' does not exist on the host.",
-                            "Create it, fix the path, or mark the bind mount optional.");
+                            "Create it or fix the path (from the API, a bind mount can also be marked optional).");
                     break;
                 case TmpfsMount tmpfs:
                     if (tmpfs.SizeBytes is <= 0)

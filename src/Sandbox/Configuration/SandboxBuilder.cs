@@ -53,8 +53,9 @@ public sealed class SandboxBuilder
 
     /// <summary>Runs the command as <paramref name="uid"/>:<paramref name="gid"/> inside the sandbox.</summary>
     /// <remarks>
-    /// Without explicit mappings, the calling user is mapped to this uid and gid, so the
-    /// command's files on writable binds belong to the caller on the host.
+    /// Without explicit mappings this uid and gid are mapped to the calling user when it is
+    /// unprivileged (the command's files on writable binds then belong to the caller), and
+    /// to the host's nobody (65534) when the caller is root.
     /// </remarks>
     [Pure]
     public SandboxBuilder WithUser(uint uid, uint gid) => With(Configuration with { Uid = uid, Gid = gid });
@@ -104,12 +105,10 @@ public sealed class SandboxBuilder
     [Pure]
     public SandboxBuilder WithTmpfs(string target, long? sizeBytes = null) => WithMount(new TmpfsMount(target, sizeBytes));
 
-    /// <summary>
-    /// Removes the default /proc, /dev and /tmp mounts, leaving only the mounts added after
-    /// this call.
-    /// </summary>
+    /// <summary>Removes the default /proc, /dev and /tmp mounts; mounts added with other methods stay.</summary>
     [Pure]
-    public SandboxBuilder WithoutDefaultMounts() => With(Configuration with { Mounts = [] });
+    public SandboxBuilder WithoutDefaultMounts() =>
+        With(Configuration with { Mounts = Configuration.Mounts.RemoveAll(m => SandboxConfiguration.DefaultMounts.Contains(m)) });
 
     /// <summary>Sets one environment variable.</summary>
     [Pure]

@@ -12,6 +12,12 @@ public sealed record SandboxConfiguration
     /// <summary>The PATH a sandbox gets unless its environment sets one.</summary>
     public const string DefaultPath = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 
+    /// <summary>
+    /// The host uid and gid (65534, "nobody") a root caller's sandbox user is mapped to when
+    /// no mappings are given. Map 0 to 0 explicitly to make root inside real root outside.
+    /// </summary>
+    public const uint UnprivilegedHostId = 65534;
+
     /// <summary>Size cap of the default /tmp tmpfs: 128 MiB.</summary>
     public const long DefaultTmpSizeBytes = 128L * 1024 * 1024;
 
@@ -32,8 +38,9 @@ public sealed record SandboxConfiguration
     public string? Hostname { get; init; }
 
     /// <summary>
-    /// uid_map lines. Empty: the calling user is mapped to <see cref="Uid"/> (root by default),
-    /// which works unprivileged too.
+    /// uid_map lines. Empty: <see cref="Uid"/> (root by default) is mapped to the calling user
+    /// when the caller is unprivileged, and to <see cref="UnprivilegedHostId"/> when the caller
+    /// is root, so root inside is never root outside unless asked.
     /// </summary>
     public ImmutableArray<IdMapping> UidMappings { get; init; } = [];
 

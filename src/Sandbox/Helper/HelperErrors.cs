@@ -67,8 +67,8 @@ internal static class HelperErrors
         (StepMountBind, ENOENT) => "The bind mount source disappeared after validation, or is not visible to the sandbox's user.",
         (StepMountProc, EPERM or EBUSY) => "A fresh /proc needs the PID namespace and a host /proc that is fully visible (inside some containers, /proc has masked paths that forbid it). Keep SandboxNamespaces.Pid, or remove the ProcMount.",
         (StepExecNotFound, _) => config.Root.IsHost
-            ? "The program does not exist on the host's filesystem as the sandbox sees it. Use an absolute path or set PATH with WithEnvironmentVariable."
-            : $"The program does not exist inside the root filesystem {config.Root.Path}: paths refer to files inside it. Use an absolute path or set PATH with WithEnvironmentVariable.",
+            ? "The program does not exist on the host's filesystem as the sandbox sees it. Use an absolute path, or set PATH in the sandbox's environment (WithEnvironmentVariable, or --env PATH=...)."
+            : $"The program does not exist inside the root filesystem {config.Root.Path}: paths refer to files inside it. Use an absolute path, or set PATH in the sandbox's environment (WithEnvironmentVariable, or --env PATH=...).",
         (StepExec, EACCES) => "The file is not executable for the sandbox's user, or lies on a noexec mount.",
         (StepExec, ENOENT) => "The program's interpreter or dynamic loader (for example /lib64/ld-linux-x86-64.so.2) is missing inside the sandbox.",
         (StepChdir, ENOENT or ENOTDIR) => $"The working directory {config.WorkingDirectory} does not exist inside the sandbox.",

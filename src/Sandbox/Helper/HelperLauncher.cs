@@ -29,9 +29,10 @@ internal sealed class LaunchedHelper : IDisposable
 /// because Process would own (and reap) the child and offers no way to place fds at fixed
 /// numbers; and never fork() from managed code.
 /// </summary>
-internal static unsafe class HelperLauncher
+internal static unsafe partial class HelperLauncher
 {
     private const int F_DUPFD_CLOEXEC = 1030;
+    private const short PosixSpawnSetsid = 0x80; // glibc 2.26+
     private const int OpaqueSize = 1024; // larger than glibc's posix_spawn_file_actions_t (80), posix_spawnattr_t (336), sigset_t (128)
 
     public static LaunchedHelper Launch(string helperPath, byte[] spec, SandboxConfiguration config)
@@ -47,12 +48,9 @@ internal static unsafe class HelperLauncher
             owned.Add(specFd);
             control = SeqPacketChannel.CreatePair(out controlPeer);
             owned.Add(controlPeer);
-            SafeFd? childIn = OpenInput(config.StandardInput, out stdin);
-            SafeFd? childOut = OpenOutput(config.StandardOutput, "standardOutput", out stdout);
-            SafeFd? childErr = OpenOutput(config.StandardError, "standardError", out stderr);
-            foreach (var fd in new[] { childIn, childOut, childErr })
-                if (fd is not null)
-                    owned.Add(fd);
+            SafeFd? childIn = Own(OpenInput(config.StandardInput, out stdin), owned);
+            SafeFd? childOut = Own(OpenOutput(config.StandardOutput, "standardOutput", out stdout), owned);
+            SafeFd? childErr = Own(OpenOutput(config.StandardError, "standardError", out stderr), owned);
 
             int pid = Spawn(helperPath, [childIn, childOut, childErr, specFd, controlPeer]);
             // The helper cannot exit before we close the control channel, so this pid is
@@ -90,6 +88,13 @@ internal static unsafe class HelperLauncher
             foreach (var fd in owned)
                 fd.Dispose();
         }
+    }
+
+    private static SafeFd? Own(SafeFd? fd, List<SafeFd> owned)
+    {
+        if (fd is not null)
+            owned.Add(fd);
+        return fd;
     }
 
     private static SafeFd CreateSpecMemfd(byte[] spec)
@@ -172,8 +177,16 @@ internal static unsafe class HelperLauncher
         int* fds = stackalloc int[2];
         if (LibC.pipe2(fds, LibC.O_CLOEXEC) != 0)
             throw Failure("create a pipe", LibC.LastErrno);
+        // A pipe belongs to its creator with mode 0600, and "echo > /dev/stdout" reopens it
+        // by inode as the sandbox's user (the host's nobody for a root caller). Its inode is
+        // reachable only through this process's and the sandbox's /proc/<pid>/fd.
+        fchmod(fds[0], 0x1B6 /* 0666 */);
+        fchmod(fds[1], 0x1B6);
         return (SafeFd.Adopt(fds[0]), SafeFd.Adopt(fds[1]));
     }
+
+    [System.Runtime.InteropServices.LibraryImport("libc", SetLastError = true)]
+    private static partial int fchmod(int fd, int mode);
 
     /// <summary>posix_spawn the helper with fds[i] placed at fd i (null: inherit fd i as is).</summary>
     private static int Spawn(string helperPath, SafeFd?[] fds)
@@ -223,7 +236,9 @@ internal static unsafe class HelperLauncher
             Check(LibC.posix_spawnattr_setsigmask(attr, sigset), "posix_spawnattr_setsigmask");
             LibC.sigfillset(sigset);
             Check(LibC.posix_spawnattr_setsigdefault(attr, sigset), "posix_spawnattr_setsigdefault");
-            Check(LibC.posix_spawnattr_setflags(attr, LibC.POSIX_SPAWN_SETSIGMASK | LibC.POSIX_SPAWN_SETSIGDEF), "posix_spawnattr_setflags");
+            // Its own session: a terminal's Ctrl-C goes to the application, which decides what
+            // to do with its sandboxes, not straight to every helper in its process group.
+            Check(LibC.posix_spawnattr_setflags(attr, LibC.POSIX_SPAWN_SETSIGMASK | LibC.POSIX_SPAWN_SETSIGDEF | PosixSpawnSetsid), "posix_spawnattr_setflags");
 
             using var argv = new Utf8StringArray([helperPath]);
             using var envp = new Utf8StringArray([]);

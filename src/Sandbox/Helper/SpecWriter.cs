@@ -34,9 +34,13 @@ internal sealed class SpecWriter
         if (config.Has(SandboxNamespaces.User))
         {
             uint uid = config.Uid ?? 0, gid = config.Gid ?? 0;
-            // No explicit mappings: the caller becomes the chosen user, which needs no privilege.
-            var uidMaps = config.UidMappings.IsEmpty ? [new IdMapping(uid, caller.EffectiveUid, 1)] : config.UidMappings;
-            var gidMaps = config.GidMappings.IsEmpty ? [new IdMapping(gid, caller.EffectiveGid, 1)] : config.GidMappings;
+            // No explicit mappings: an unprivileged caller becomes the chosen user, which needs
+            // no privilege. A root caller's sandbox becomes the host's unprivileged "nobody":
+            // mapped to host root it would own every root-owned file and /proc/sys.
+            uint outsideUid = caller.IsRoot ? SandboxConfiguration.UnprivilegedHostId : caller.EffectiveUid;
+            uint outsideGid = caller.IsRoot ? SandboxConfiguration.UnprivilegedHostId : caller.EffectiveGid;
+            var uidMaps = config.UidMappings.IsEmpty ? [new IdMapping(uid, outsideUid, 1)] : config.UidMappings;
+            var gidMaps = config.GidMappings.IsEmpty ? [new IdMapping(gid, outsideGid, 1)] : config.GidMappings;
             foreach (var m in uidMaps)
                 IdMapRecord(RecUidMap, m);
             foreach (var m in gidMaps)

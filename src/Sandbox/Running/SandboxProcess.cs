@@ -50,7 +50,10 @@ public sealed class SandboxProcess : IAsyncDisposable
     /// <summary>Identifier of this sandbox: 12 random hex digits.</summary>
     public string Id { get; }
 
-    /// <summary>Host pid of the command (the sandbox's first process). It is pid 2 inside a PID namespace.</summary>
+    /// <summary>
+    /// Host pid of the command (pid 2 inside a PID namespace, under the sandbox's init); 0 when
+    /// the wall-clock limit struck before the command started.
+    /// </summary>
     public int Pid { get; }
 
     /// <summary>When the sandbox was started.</summary>
@@ -134,18 +137,21 @@ public sealed class SandboxProcess : IAsyncDisposable
     /// <summary>Kills the sandbox if it still runs, waits for it, and releases its pipes.</summary>
     public async ValueTask DisposeAsync()
     {
-        if (!HasExited)
-            RequestKill();
         try
         {
+            if (!HasExited)
+                RequestKill();
             await _exit.Task.ConfigureAwait(false);
         }
-        catch (SandboxException)
+        catch (Exception)
         {
-            // The helper failed; its state is already cleaned up by the monitor.
+            // The run failed; WaitForExitAsync reports how. Disposing must still release all.
         }
-        await _cancellation.DisposeAsync().ConfigureAwait(false);
-        _helper.Dispose();
+        finally
+        {
+            await _cancellation.DisposeAsync().ConfigureAwait(false);
+            _helper.Dispose();
+        }
     }
 
     private void RequestKill()
@@ -160,7 +166,14 @@ public sealed class SandboxProcess : IAsyncDisposable
         msg.Clear();
         BinaryPrimitives.WriteInt32LittleEndian(msg, type);
         BinaryPrimitives.WriteInt32LittleEndian(msg[4..], a);
-        _helper.Control.TrySend(msg); // false only when the helper is already gone
+        try
+        {
+            _helper.Control.TrySend(msg); // false when the helper is already gone
+        }
+        catch (ObjectDisposedException)
+        {
+            // The run has ended and its channel is closed: nothing left to signal.
+        }
     }
 
     internal static async Task<SandboxProcess> StartAsync(string helperPath, SandboxConfiguration config, IReadOnlyList<string> command, CancellationToken cancellationToken)
@@ -254,10 +267,11 @@ public sealed class SandboxProcess : IAsyncDisposable
             {
                 // The helper died without a report (killed from outside): processes it could
                 // not kill may still hold the output pipes, so do not wait for their end.
-                _helper.Dispose();
                 _exit.TrySetException(error is { } err
                     ? HelperErrors.ToException(err.A, err.B, err.Detail, _config)
                     : new SandboxException($"sandbox-helper of sandbox {Id} ended without reporting how the command ended; something outside killed it.", "supervise the sandbox"));
+                _helper.StandardOutput?.Dispose();
+                _helper.StandardError?.Dispose();
                 return;
             }
             // The whole sandbox is gone, so every write end of the output pipes is closed.

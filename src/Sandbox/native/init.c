@@ -17,7 +17,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/capability.h>
+#include <linux/keyctl.h>
+#include <poll.h>
 #include <sys/prctl.h>
+#include <sys/syscall.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
@@ -42,6 +46,8 @@ static SBX_NORETURN void exec_command(const struct sbx_spec *spec)
     const char *file = spec->argv[0];
     if (strchr(file, '/') != NULL) {
         execve(file, spec->argv, spec->envp);
+        if (errno == ENOENT && access(file, F_OK) == 0)
+            die(SBX_STEP_EXEC, ENOENT, "%s exists, but its interpreter or dynamic loader does not", file);
         die(errno == ENOENT ? SBX_STEP_EXEC_NOT_FOUND : SBX_STEP_EXEC, errno, "%s", file);
     }
     const char *path = env_value(spec->envp, "PATH");
@@ -55,6 +61,8 @@ static SBX_NORETURN void exec_command(const struct sbx_spec *spec)
                            : snprintf(candidate, sizeof candidate, "%.*s/%s", (int)(end - dir), dir, file);
         if (n > 0 && (size_t)n < sizeof candidate) {
             execve(candidate, spec->argv, spec->envp);
+            if (errno == ENOENT && access(candidate, F_OK) == 0)
+                die(SBX_STEP_EXEC, ENOENT, "%s exists, but its interpreter or dynamic loader does not", candidate);
             if (errno == EACCES)
                 saw_eacces = 1;
             else if (errno != ENOENT && errno != ENOTDIR && errno != ESTALE && errno != ENODEV && errno != ETIMEDOUT)
@@ -69,8 +77,32 @@ static SBX_NORETURN void exec_command(const struct sbx_spec *spec)
     die(SBX_STEP_EXEC_NOT_FOUND, ENOENT, "%s (looked up in PATH=%s)", file, path);
 }
 
+/* The command gets no capability at all, in any set, and cannot gain one: without
+ * CAP_SYS_ADMIN it cannot remount the read-only root, unmount a mask, or mount anything;
+ * with no_new_privs a setuid binary grants nothing; with an empty bounding set not even
+ * exec as uid 0 brings capabilities back. */
+static void drop_capabilities(void)
+{
+    for (int cap = 0; cap <= 63; cap++)
+        if (prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) != 0 && errno != EINVAL)
+            die(SBX_STEP_SET_USER, errno, "drop capability %d from the bounding set", cap);
+    if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) != 0 && errno != EINVAL)
+        die(SBX_STEP_SET_USER, errno, "clear ambient capabilities");
+}
+
+static void clear_capability_sets(void)
+{
+    struct __user_cap_header_struct header = {.version = _LINUX_CAPABILITY_VERSION_3, .pid = 0};
+    struct __user_cap_data_struct data[2];
+    memset(data, 0, sizeof data);
+    if (syscall(SYS_capset, &header, data) != 0)
+        die(SBX_STEP_SET_USER, errno, "clear capabilities");
+    if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0)
+        die(SBX_STEP_SET_USER, errno, "PR_SET_NO_NEW_PRIVS");
+}
+
 /* The command's process, between fork and exec. Failures go over exec_fd. */
-static SBX_NORETURN void command_main(const struct sbx_spec *spec, int exec_fd)
+static SBX_NORETURN void command_main(const struct sbx_spec *spec, int exec_fd, pid_t init_pid)
 {
     report_fd = exec_fd;
     sigset_t none;
@@ -80,12 +112,10 @@ static SBX_NORETURN void command_main(const struct sbx_spec *spec, int exec_fd)
     sigprocmask(SIG_SETMASK, &none, NULL);
     if (setsid() < 0)
         die(SBX_STEP_FORK, errno, "setsid");
-    /* Without a PID namespace nothing kills the command if init dies; ask the kernel to. */
-    if (!(spec->namespaces & SBX_NS_PID) && prctl(PR_SET_PDEATHSIG, SIGKILL) != 0)
-        die(SBX_STEP_FORK, errno, "PR_SET_PDEATHSIG");
     const char *cwd = spec->cwd != NULL ? spec->cwd : "/";
     if (chdir(cwd) != 0)
         die(SBX_STEP_CHDIR, errno, "%s", cwd);
+    drop_capabilities();
     if (spec->has_user) {
         /* setgroups is denied in an unprivileged user namespace; there is nothing to drop. */
         if (setgroups(0, NULL) != 0 && errno != EPERM)
@@ -94,6 +124,15 @@ static SBX_NORETURN void command_main(const struct sbx_spec *spec, int exec_fd)
             die(SBX_STEP_SET_USER, errno, "gid %u", spec->gid);
         if (setresuid(spec->uid, spec->uid, spec->uid) != 0)
             die(SBX_STEP_SET_USER, errno, "uid %u", spec->uid);
+    }
+    clear_capability_sets();
+    /* Without a PID namespace nothing else kills the command if init dies. Set after the
+     * last credential change, which clears it, then check init did not die meanwhile. */
+    if (!(spec->namespaces & SBX_NS_PID)) {
+        if (prctl(PR_SET_PDEATHSIG, SIGKILL) != 0)
+            die(SBX_STEP_FORK, errno, "PR_SET_PDEATHSIG");
+        if (getppid() != init_pid)
+            _exit(125);
     }
     exec_command(spec);
 }
@@ -141,14 +180,31 @@ static void send_started(pid_t command)
  * setup runs with ids that exist inside (an explicit range may leave out the caller's own
  * ids, which would then show as the overflow id and make mkdir fail with EOVERFLOW), and
  * drop the caller's supplementary groups where the kernel allows it. */
-static void become_namespace_root(void)
+static void become_namespace_root(const struct sbx_spec *spec)
 {
-    if (setresgid(0, 0, 0) != 0 && errno != EINVAL)
-        die(SBX_STEP_SET_USER, errno, "become gid 0 of the user namespace");
-    if (setresuid(0, 0, 0) != 0 && errno != EINVAL)
-        die(SBX_STEP_SET_USER, errno, "become uid 0 of the user namespace");
+    /* Root of the namespace if it is mapped, else the command's own (always mapped) ids. */
+    if (setresgid(0, 0, 0) != 0 && (errno != EINVAL || setresgid(spec->gid, spec->gid, spec->gid) != 0) && errno != EINVAL)
+        die(SBX_STEP_SET_USER, errno, "become gid 0 (or %u) of the user namespace", spec->gid);
+    if (prctl(PR_SET_KEEPCAPS, 1, 0, 0, 0) != 0)
+        die(SBX_STEP_SET_USER, errno, "PR_SET_KEEPCAPS");
+    if (setresuid(0, 0, 0) != 0 && (errno != EINVAL || setresuid(spec->uid, spec->uid, spec->uid) != 0) && errno != EINVAL)
+        die(SBX_STEP_SET_USER, errno, "become uid 0 (or %u) of the user namespace", spec->uid);
     if (setgroups(0, NULL) != 0 && errno != EPERM)
         die(SBX_STEP_SET_USER, errno, "drop supplementary groups");
+    /* Setup still needs its capabilities in the namespace: a switch to a non-root uid
+     * cleared the effective set (KEEPCAPS kept the permitted one). */
+    struct __user_cap_header_struct header = {.version = _LINUX_CAPABILITY_VERSION_3, .pid = 0};
+    struct __user_cap_data_struct data[2];
+    if (syscall(SYS_capget, &header, data) != 0)
+        die(SBX_STEP_SET_USER, errno, "capget");
+    data[0].effective = data[0].permitted;
+    data[1].effective = data[1].permitted;
+    if (syscall(SYS_capset, &header, data) != 0)
+        die(SBX_STEP_SET_USER, errno, "restore capabilities for setup");
+    /* A credential change makes a process non-dumpable, which would make its own /proc
+     * files (timens_offsets) root's; it becomes non-dumpable for good after setup. */
+    if (prctl(PR_SET_DUMPABLE, 1) != 0)
+        die(SBX_STEP_SET_USER, errno, "PR_SET_DUMPABLE");
 }
 
 static SBX_NORETURN void run_init(const struct sbx_spec *spec)
@@ -169,13 +225,17 @@ static SBX_NORETURN void run_init(const struct sbx_spec *spec)
     int exec_pair[2];
     if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, exec_pair) != 0)
         die(SBX_STEP_FORK, errno, "exec channel");
+    /* A fresh session keyring: the caller's keys (and those of other sandboxes) stay out. */
+    syscall(SYS_keyctl, KEYCTL_JOIN_SESSION_KEYRING, NULL);
+
+    pid_t init_pid = getpid();
     pid_t command = fork();
     if (command < 0)
         die(SBX_STEP_FORK, errno, "fork the command");
     if (command == 0) {
         close(exec_pair[0]);
         close(sfd);
-        command_main(spec, exec_pair[1]);
+        command_main(spec, exec_pair[1], init_pid);
     }
     close(exec_pair[1]);
 
@@ -232,9 +292,23 @@ void sandbox_child_main(const struct sbx_spec *spec, int sync_fd)
     ssize_t n = RETRY_EINTR(read(sync_fd, &byte, 1));
     if (n != 1)
         _exit(125);
+
+    /* Sources first, with the caller's host identity: a root caller's sandbox becomes an
+     * unprivileged host user below, which may not reach a rootfs under /root. */
+    struct mount_sources sources = {.tree_fd = -1, .bind_fds = NULL};
+    if (spec->namespaces & SBX_NS_MOUNT)
+        mount_open_sources(spec, &sources);
+    if (spec->namespaces & SBX_NS_USER) {
+        become_namespace_root(spec);
+        /* A credential change clears the death signal: set it again, then make sure the
+         * helper did not die in between (it holds the sync pipe open while it lives). */
+        if (prctl(PR_SET_PDEATHSIG, SIGKILL) != 0)
+            die(SBX_STEP_FORK, errno, "PR_SET_PDEATHSIG");
+        struct pollfd pfd = {.fd = sync_fd, .events = POLLIN};
+        if (RETRY_EINTR(poll(&pfd, 1, 0)) != 0)
+            _exit(125);
+    }
     close(sync_fd);
-    if (spec->namespaces & SBX_NS_USER)
-        become_namespace_root();
 
     if (spec->namespaces & SBX_NS_UTS && spec->hostname != NULL)
         ns_set_hostname(spec->hostname);
@@ -243,7 +317,7 @@ void sandbox_child_main(const struct sbx_spec *spec, int sync_fd)
     if (spec->namespaces & SBX_NS_TIME)
         ns_enter_time_namespace(spec); /* before the mounts: it needs the host's /proc/self */
     if (spec->namespaces & SBX_NS_MOUNT)
-        mount_setup_filesystem(spec);
+        mount_setup_filesystem(spec, &sources);
     if (!(spec->namespaces & SBX_NS_PID) && prctl(PR_SET_CHILD_SUBREAPER, 1) != 0)
         die(SBX_STEP_FORK, errno, "PR_SET_CHILD_SUBREAPER");
     /* From here on, nothing inside may ptrace init or open its /proc files (its exe is the

@@ -14,6 +14,7 @@
 #include "spec.h"
 #include "supervise.h"
 #include "kernel.h"
+#include "mount.h"
 
 #include <fcntl.h>
 #include <sched.h>
@@ -70,6 +71,9 @@ int main(int argc, char **argv)
         finish(SBX_FD_CONTROL, 1);
     }
     free(buf);
+
+    if (spec.namespaces & SBX_NS_MOUNT)
+        mount_precreate_targets(&spec);
 
     /* Orphans of a sandbox without a PID namespace are reparented to us, so we can kill them. */
     if (prctl(PR_SET_CHILD_SUBREAPER, 1) != 0) {
@@ -131,7 +135,8 @@ int main(int argc, char **argv)
         kill_sandbox(&sb);
         finish(SBX_FD_CONTROL, 1);
     }
-    close(sync_pipe[1]);
+    /* sync_pipe[1] stays open while we live: init checks it to know we are still here
+     * after its credential change cleared its death signal. */
 
     /* Our stdio belongs to the command now: holding it would keep the library's output
      * pipes open after the sandbox has ended. */

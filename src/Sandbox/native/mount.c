@@ -190,35 +190,65 @@ static void mount_dev(int root_fd, const struct sbx_mount *m)
     }
 }
 
-void mount_setup_filesystem(const struct sbx_spec *spec)
+void mount_precreate_targets(const struct sbx_spec *spec)
+{
+    if (strcmp(spec->root_path, "/") == 0)
+        return; /* the host's root is never written */
+    cleanup_fd int root_fd = (int)RETRY_EINTR(open(spec->root_path, O_PATH | O_DIRECTORY | O_CLOEXEC));
+    if (root_fd < 0)
+        return;
+    for (size_t i = 0; i < spec->n_mounts; i++) {
+        const struct sbx_mount *m = &spec->mounts[i];
+        int want_dir = 1;
+        struct stat st;
+        if (m->type == SBX_MOUNT_BIND) {
+            if (stat(m->source, &st) != 0)
+                continue;
+            want_dir = S_ISDIR(st.st_mode);
+        }
+        int fd = open_target(root_fd, m->target, want_dir);
+        if (fd >= 0)
+            close(fd);
+    }
+}
+
+void mount_open_sources(const struct sbx_spec *spec, struct mount_sources *sources)
 {
     /* Nothing we mount may propagate back to the host. */
     if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) != 0)
         die(SBX_STEP_MOUNT_PRIVATE, errno, "make / private");
 
     int host_root = strcmp(spec->root_path, "/") == 0;
-    cleanup_fd int tree_fd = clone_tree(spec->root_path, 1);
-    if (tree_fd < 0)
+    sources->tree_fd = clone_tree(spec->root_path, 1);
+    if (sources->tree_fd < 0)
         die(SBX_STEP_ROOT, errno, "%s", spec->root_path);
     /* The host's tree is read-only before anything touches it, so a missing mount target
      * can never be created on the host. A root directory stays writable until its mount
-     * targets exist; its read-only flag comes at the end. Devices come only from /dev. */
-    uint64_t root_attrs = SBX_MOUNT_ATTR_NODEV | (host_root ? SBX_MOUNT_ATTR_RDONLY | SBX_MOUNT_ATTR_NOSUID : 0);
-    if (set_mount_attrs(tree_fd, root_attrs, 1) != 0)
+     * targets exist; its read-only flag comes at the end. Devices come only from /dev,
+     * and no setuid binary of the root grants anything. */
+    uint64_t root_attrs = SBX_MOUNT_ATTR_NODEV | SBX_MOUNT_ATTR_NOSUID | (host_root ? SBX_MOUNT_ATTR_RDONLY : 0);
+    if (set_mount_attrs(sources->tree_fd, root_attrs, 1) != 0)
         die(SBX_STEP_ROOT, errno, "mount attributes of %s", spec->root_path);
 
-    int *bind_fds = calloc(spec->n_mounts + 1, sizeof *bind_fds);
-    if (bind_fds == NULL)
+    sources->bind_fds = calloc(spec->n_mounts + 1, sizeof *sources->bind_fds);
+    if (sources->bind_fds == NULL)
         die(SBX_STEP_MOUNT_BIND, ENOMEM, "bind mount table");
     for (size_t i = 0; i < spec->n_mounts; i++) {
         const struct sbx_mount *m = &spec->mounts[i];
-        bind_fds[i] = -1;
+        sources->bind_fds[i] = -1;
         if (m->type != SBX_MOUNT_BIND)
             continue;
-        bind_fds[i] = clone_tree(m->source, m->flags & SBX_MOUNTF_RECURSIVE);
-        if (bind_fds[i] < 0 && !(errno == ENOENT && (m->flags & SBX_MOUNTF_OPTIONAL)))
-            die(SBX_STEP_MOUNT_BIND, errno, "%s", m->source);
+        sources->bind_fds[i] = clone_tree(m->source, m->flags & SBX_MOUNTF_RECURSIVE);
+        if (sources->bind_fds[i] < 0 && !(errno == ENOENT && (m->flags & SBX_MOUNTF_OPTIONAL)))
+            die(SBX_STEP_MOUNT_BIND, errno, "%s -> %s", m->source, m->target);
     }
+}
+
+void mount_setup_filesystem(const struct sbx_spec *spec, struct mount_sources *sources)
+{
+    int host_root = strcmp(spec->root_path, "/") == 0;
+    int tree_fd = sources->tree_fd;
+    int *bind_fds = sources->bind_fds;
 
     const char *staging_opts[] = {"mode", "700", "size", "65536", NULL};
     {
@@ -244,7 +274,7 @@ void mount_setup_filesystem(const struct sbx_spec *spec)
             if (fstat(bind_fds[i], &st) != 0)
                 die(SBX_STEP_MOUNT_BIND, errno, "%s", m->source);
             if (set_mount_attrs(bind_fds[i], attrs_from_flags(m->flags), m->flags & SBX_MOUNTF_RECURSIVE) != 0)
-                die(SBX_STEP_MOUNT_BIND, errno, "mount attributes of %s", m->source);
+                die(SBX_STEP_MOUNT_BIND, errno, "mount attributes of %s -> %s", m->source, m->target);
             attach(bind_fds[i], root_fd, m->target, S_ISDIR(st.st_mode), SBX_STEP_MOUNT_BIND);
             close(bind_fds[i]);
             bind_fds[i] = -1;
@@ -262,6 +292,7 @@ void mount_setup_filesystem(const struct sbx_spec *spec)
         }
     }
     free(bind_fds);
+    sources->bind_fds = NULL;
 
     if (!host_root && (spec->root_flags & SBX_ROOT_READONLY)) {
         struct sbx_mount_attr attr = {.attr_set = SBX_MOUNT_ATTR_RDONLY};
@@ -279,4 +310,6 @@ void mount_setup_filesystem(const struct sbx_spec *spec)
         die(SBX_STEP_PIVOT_ROOT, errno, "detach the old root");
     if (chdir("/") != 0)
         die(SBX_STEP_PIVOT_ROOT, errno, "chdir /");
+    close(tree_fd);
+    sources->tree_fd = -1;
 }

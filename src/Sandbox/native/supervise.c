@@ -154,7 +154,7 @@ void supervise(struct sandbox *sb)
 
     int kill_reason = -1; /* SBX_REASON_* once we killed the sandbox */
     int exit_kind = 0, exit_value = 0; /* from init's SBX_MSG_EXITED */
-    int init_gone = 0, report_open = 1;
+    int init_gone = 0, report_open = 1, init_signal = 0;
     unsigned char msg[SBX_MSG_HEADER_SIZE + SBX_MSG_MAX_DETAIL];
 
     /* Until init has exited and its report channel is drained. */
@@ -191,8 +191,9 @@ void supervise(struct sandbox *sb)
                 if (arg == SIGKILL) {
                     kill_reason = kill_reason < 0 ? SBX_REASON_KILLED : kill_reason;
                     kill_sandbox(sb);
-                } else if (is_forwarded_signal(arg)) {
-                    kill(sb->init_pid, arg); /* init forwards it to the command */
+                } else if (is_forwarded_signal(arg) && sb->init_pid > 0) {
+                    /* init forwards it to the command; through the pidfd, never a stale pid */
+                    syscall(SYS_pidfd_send_signal, sb->init_pidfd, arg, NULL, 0);
                 }
             }
         }
@@ -222,6 +223,8 @@ void supervise(struct sandbox *sb)
                 RETRY_EINTR(waitid((idtype_t)P_PIDFD, (id_t)sb->init_pidfd, &si, WEXITED));
             sb->init_pid = 0;
             init_gone = 1;
+            if (si.si_code == CLD_KILLED || si.si_code == CLD_DUMPED)
+                init_signal = si.si_status;
             /* Without a PID namespace, init's orphans are ours now; none may outlive it. */
             if (!sb->has_pid_ns)
                 kill_and_reap_all_children();
@@ -238,7 +241,11 @@ void supervise(struct sandbox *sb)
         value = SIGKILL;
         reason = kill_reason;
     } else {
-        finish(sb->control_fd, 1); /* a setup error was already relayed */
+        /* No exit report and no kill of ours: init died during setup, after relaying its
+         * error, or was killed by something outside. */
+        if (init_signal != 0)
+            report_error(SBX_STEP_SUPERVISE, 0, "the sandbox's init was killed by signal %d", init_signal);
+        finish(sb->control_fd, 1);
     }
     report_send(sb->control_fd, SBX_MSG_EXITED, kind, value, reason, NULL, 0);
     finish(sb->control_fd, 0);
