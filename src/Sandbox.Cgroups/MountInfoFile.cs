@@ -15,27 +15,7 @@ public static class MountInfoFile
     /// <param name="text">The file's contents.</param>
     /// <returns>The mounts, in file order (for mounts stacked on one point, the later one is on top).</returns>
     /// <exception cref="FormatException">A line is malformed.</exception>
-    public static IReadOnlyList<MountInfoEntry> Parse(string text)
-    {
-        ArgumentNullException.ThrowIfNull(text);
-        var result = new List<MountInfoEntry>();
-        int lineNumber = 0;
-        foreach (string line in text.Split('\n'))
-        {
-            lineNumber++;
-            if (line.Length == 0)
-                continue;
-            try
-            {
-                result.Add(ParseLine(line));
-            }
-            catch (FormatException e)
-            {
-                throw new FormatException($"{SelfPath} line {lineNumber}: {e.Message}", e);
-            }
-        }
-        return result.AsReadOnly();
-    }
+    public static IReadOnlyList<MountInfoEntry> Parse(string text) => ProcLines.Parse(text, SelfPath, ParseLine);
 
     /// <summary>Parses one line.</summary>
     /// <param name="line">The line, without its newline.</param>

@@ -17,27 +17,7 @@ public static class ProcCgroupFile
     /// <param name="text">The file's contents.</param>
     /// <returns>The lines, in order.</returns>
     /// <exception cref="FormatException">A line is not <c>id:controllers:path</c>.</exception>
-    public static IReadOnlyList<CgroupMembership> Parse(string text)
-    {
-        ArgumentNullException.ThrowIfNull(text);
-        var result = new List<CgroupMembership>();
-        int lineNumber = 0;
-        foreach (string line in text.Split('\n'))
-        {
-            lineNumber++;
-            if (line.Length == 0)
-                continue;
-            try
-            {
-                result.Add(ParseLine(line));
-            }
-            catch (FormatException e)
-            {
-                throw new FormatException($"{SelfPath} line {lineNumber}: {e.Message}", e);
-            }
-        }
-        return result.AsReadOnly();
-    }
+    public static IReadOnlyList<CgroupMembership> Parse(string text) => ProcLines.Parse(text, SelfPath, ParseLine);
 
     /// <summary>Parses one line, such as <c>4:cpu,cpuacct:/user.slice</c> or <c>0::/</c>.</summary>
     /// <param name="line">The line, without its newline.</param>

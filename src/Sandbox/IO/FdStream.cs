@@ -90,13 +90,13 @@ internal sealed class FdStream : Stream
         {
             if (buffer.IsEmpty)
             {
-                PollBlocking(LibC.POLLIN);
+                _fd.PollBlocking(LibC.POLLIN);
                 return 0;
             }
             nint n = TryRead(buffer);
             if (n >= 0)
                 return (int)n;
-            PollBlocking(LibC.POLLIN);
+            _fd.PollBlocking(LibC.POLLIN);
         }
     }
 
@@ -170,7 +170,7 @@ internal sealed class FdStream : Stream
             buffer = buffer[TryWrite(buffer)..];
             if (buffer.IsEmpty)
                 return;
-            PollBlocking(LibC.POLLOUT);
+            _fd.PollBlocking(LibC.POLLOUT);
         }
     }
 
@@ -227,26 +227,6 @@ internal sealed class FdStream : Stream
     // ---- shared ---------------------------------------------------------------------------
 
     // Blocks this thread until the descriptor is ready (or hung up); only the synchronous API uses it.
-    private unsafe void PollBlocking(short events)
-    {
-        bool addedRef = false;
-        try
-        {
-            _fd.DangerousAddRef(ref addedRef);
-            LibC.PollFd pollFd = new() { Fd = (int)_fd.DangerousGetHandle(), Events = events };
-            while (LibC.poll(&pollFd, 1, -1) < 0)
-            {
-                int errno = LibC.LastErrno;
-                if (errno != LibC.EINTR)
-                    throw new IOException($"poll on file descriptor {pollFd.Fd} failed: {LibC.ErrnoText(errno)} (errno {errno}).", errno);
-            }
-        }
-        finally
-        {
-            if (addedRef)
-                _fd.DangerousRelease();
-        }
-    }
 
     private void EnsureCan(bool read)
     {

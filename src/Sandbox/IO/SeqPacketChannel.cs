@@ -131,7 +131,7 @@ internal sealed class SeqPacketChannel : IDisposable
             SendResult result = TrySendOnce(message);
             if (result != SendResult.WouldBlock)
                 return result == SendResult.Sent;
-            PollWritable();
+            _fd.PollBlocking(LibC.POLLOUT);
         }
     }
 
@@ -198,26 +198,6 @@ internal sealed class SeqPacketChannel : IDisposable
         }
     }
 
-    private unsafe void PollWritable()
-    {
-        bool addedRef = false;
-        try
-        {
-            _fd.DangerousAddRef(ref addedRef);
-            LibC.PollFd pollFd = new() { Fd = (int)_fd.DangerousGetHandle(), Events = LibC.POLLOUT };
-            while (LibC.poll(&pollFd, 1, -1) < 0)
-            {
-                int errno = LibC.LastErrno;
-                if (errno != LibC.EINTR)
-                    throw new IOException($"poll on file descriptor {pollFd.Fd} failed: {LibC.ErrnoText(errno)} (errno {errno}).", errno);
-            }
-        }
-        finally
-        {
-            if (addedRef)
-                _fd.DangerousRelease();
-        }
-    }
 
     /// <summary>
     /// Shuts the socket down in both directions: the peer reads end of file even if a copy of our

@@ -45,4 +45,29 @@ internal sealed class SafeFd : SafeHandle
 
     // Not retried on EINTR: Linux has released the number by then (see LibC.close).
     protected override bool ReleaseHandle() => LibC.close((int)handle) == 0;
+
+    /// <summary>
+    /// Blocks in poll() until the fd is ready for <paramref name="events"/>; only for the
+    /// rarely used synchronous stream paths (the async ones go through the reactor).
+    /// </summary>
+    public unsafe void PollBlocking(short events)
+    {
+        bool addedRef = false;
+        try
+        {
+            DangerousAddRef(ref addedRef);
+            LibC.PollFd pollFd = new() { Fd = (int)DangerousGetHandle(), Events = events };
+            while (LibC.poll(&pollFd, 1, -1) < 0)
+            {
+                int errno = LibC.LastErrno;
+                if (errno != LibC.EINTR)
+                    throw new IOException($"poll on file descriptor {pollFd.Fd} failed: {LibC.ErrnoText(errno)} (errno {errno}).", errno);
+            }
+        }
+        finally
+        {
+            if (addedRef)
+                DangerousRelease();
+        }
+    }
 }
