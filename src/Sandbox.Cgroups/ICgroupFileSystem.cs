@@ -49,4 +49,41 @@ public interface ICgroupFileSystem
     /// <exception cref="UnauthorizedAccessException">Search permission denied on the path.</exception>
     /// <exception cref="IOException">Another statfs error.</exception>
     long GetFileSystemType(string path);
+
+    /// <summary>
+    /// Writes <paramref name="content"/> to an existing cgroup control file in one write(2)
+    /// (cgroupfs acts on each write: "+memory +pids" must not be split).
+    /// </summary>
+    /// <param name="path">Absolute path of the control file.</param>
+    /// <param name="content">What to write, usually one line without a newline.</param>
+    /// <exception cref="CgroupWriteException">The kernel refused the write; carries the errno.</exception>
+    void WriteControlFile(string path, string content);
+
+    /// <summary>Creates one directory (mkdir(2); in a cgroup hierarchy, a child cgroup).</summary>
+    /// <param name="path">Absolute path of the new directory; its parent must exist.</param>
+    /// <exception cref="CgroupWriteException">mkdir failed (EEXIST, EACCES, ...); carries the errno.</exception>
+    void CreateDirectory(string path);
+
+    /// <summary>Removes one empty directory (rmdir(2); in a cgroup hierarchy, an empty cgroup).</summary>
+    /// <param name="path">Absolute path of the directory.</param>
+    /// <exception cref="CgroupWriteException">rmdir failed (EBUSY while processes remain, ENOENT, ...); carries the errno.</exception>
+    void RemoveDirectory(string path);
+}
+
+/// <summary>A write to cgroupfs (or a mkdir/rmdir there) failed; <see cref="ErrorNumber"/> says why.</summary>
+public sealed class CgroupWriteException : IOException
+{
+    /// <summary>Creates the exception.</summary>
+    public CgroupWriteException(string path, int errorNumber, string message)
+        : base($"{message} ({path})", errorNumber)
+    {
+        Path = path;
+        ErrorNumber = errorNumber;
+    }
+
+    /// <summary>The file or directory the operation was on.</summary>
+    public string Path { get; }
+
+    /// <summary>The errno the kernel returned (EBUSY = 16, EINVAL = 22, EACCES = 13, ENOENT = 2, EOPNOTSUPP = 95, ...).</summary>
+    public int ErrorNumber { get; }
 }

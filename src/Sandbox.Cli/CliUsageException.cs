@@ -9,6 +9,9 @@ internal sealed class CliUsageException(string message, string helpCommand = "sa
     /// <summary>The command that prints the relevant help, for the "See '...'" suffix.</summary>
     public string HelpCommand { get; } = helpCommand;
 
+    /// <summary>The errno behind the mistake, when a system call found it (a missing device: ENOENT), else 0.</summary>
+    public int ErrorNumber { get; init; }
+
     /// <summary>The one line printed on standard error, docker style.</summary>
     public string ToErrorLine() => $"sandbox: {Message}. See '{HelpCommand}'.";
 }

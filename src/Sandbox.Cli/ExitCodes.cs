@@ -18,6 +18,9 @@ internal static class ExitCodes
         SandboxVerdict.TimedOut => 128 + SIGKILL,
         // Report why the CLI stopped (130 for Ctrl-C), not how the sandbox was killed.
         SandboxVerdict.Canceled => 128 + (interruptSignal ?? SIGKILL),
+        // The command's own status, as docker's: usually 137, the OOM killer's SIGKILL, but a
+        // shell whose child was killed may carry on and exit as it likes. The report tells.
+        SandboxVerdict.MemoryLimitExceeded => result.ShellExitStatus,
         _ => result.ShellExitStatus,
     };
 }

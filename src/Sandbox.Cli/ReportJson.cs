@@ -4,7 +4,10 @@ using System.Text.Json.Serialization;
 
 namespace Sandboxing.Cli;
 
-/// <summary>What <c>--report</c> writes after a run: one JSON object, every field always present.</summary>
+/// <summary>
+/// What <c>--report</c> writes after a run: one JSON object, every field always present
+/// (<see cref="Usage"/> is null when the sandbox had no cgroup: no limits and no --cgroup).
+/// </summary>
 internal sealed record RunReport(
     string SandboxId,
     int? ExitCode,
@@ -13,7 +16,8 @@ internal sealed record RunReport(
     DateTimeOffset StartTime,
     DateTimeOffset ExitTime,
     double WallTimeMs,
-    int ShellExitStatus)
+    int ShellExitStatus,
+    UsageReport? Usage = null)
 {
     public static RunReport From(SandboxResult result) => new(
         result.SandboxId,
@@ -23,7 +27,8 @@ internal sealed record RunReport(
         result.StartTime,
         result.ExitTime,
         result.WallTime.TotalMilliseconds,
-        result.ShellExitStatus);
+        result.ShellExitStatus,
+        result.Usage is { } usage ? UsageReport.From(usage) : null);
 
     /// <summary>Spelled out rather than Enum.ToString(), so renaming an enum member cannot change the file format.</summary>
     public static string VerdictName(SandboxVerdict verdict) => verdict switch
@@ -32,8 +37,44 @@ internal sealed record RunReport(
         SandboxVerdict.Signaled => "signaled",
         SandboxVerdict.TimedOut => "timedout",
         SandboxVerdict.Canceled => "canceled",
+        SandboxVerdict.MemoryLimitExceeded => "memorylimitexceeded",
         _ => verdict.ToString().ToLowerInvariant(),
     };
+}
+
+/// <summary>
+/// The report's "usage": what the sandbox's cgroup accounted for all its processes together.
+/// A figure the kernel does not report (memory peak before Linux 5.19 on cgroup v2) is null.
+/// </summary>
+/// <param name="LimitsHit">Of "memory", "pids" and "walltime", those the run ran into.</param>
+internal sealed record UsageReport(
+    double? CpuUserMs,
+    double? CpuSystemMs,
+    double? CpuTotalMs,
+    long? MemoryPeakBytes,
+    long OomKills,
+    IReadOnlyList<string> LimitsHit)
+{
+    public static UsageReport From(SandboxUsage usage) => new(
+        usage.CpuUser?.TotalMilliseconds,
+        usage.CpuSystem?.TotalMilliseconds,
+        usage.CpuTotal?.TotalMilliseconds,
+        usage.MemoryPeakBytes,
+        usage.OomKills,
+        LimitNames(usage.LimitsHit));
+
+    /// <summary>Spelled out, like the verdicts, in a fixed order.</summary>
+    public static IReadOnlyList<string> LimitNames(SandboxLimits limits)
+    {
+        var names = new List<string>(3);
+        if (limits.HasFlag(SandboxLimits.Memory))
+            names.Add("memory");
+        if (limits.HasFlag(SandboxLimits.Pids))
+            names.Add("pids");
+        if (limits.HasFlag(SandboxLimits.WallTime))
+            names.Add("walltime");
+        return names;
+    }
 }
 
 /// <summary>What <c>--report</c> writes when the sandbox could not start.</summary>

@@ -1,3 +1,6 @@
+using System.Collections.Immutable;
+using Sandboxing.Cgroups;
+
 namespace Sandboxing.Cli;
 
 /// <summary>
@@ -24,9 +27,22 @@ internal static class RunCommand
             return 0;
         }
 
+        SandboxBuilder builder;
+        try
+        {
+            builder = CreateBuilder(options);
+        }
+        catch (CliUsageException e)
+        {
+            // A --device-* path that is not a block device: the command line is wrong, but only
+            // the host could tell, so (unlike a parse error) the report says so too.
+            await Console.Error.WriteLineAsync(e.ToErrorLine()).ConfigureAwait(false);
+            await TryWriteReportAsync(options.ReportPath, ReportJsonContext.Serialize(new ErrorReport(e.Message, "validate", e.ErrorNumber))).ConfigureAwait(false);
+            return ExitCodes.CannotStart;
+        }
+
         // Registered before the start, so a Ctrl-C while the sandbox is being set up is not lost.
         using var interrupts = new Interrupts();
-        var builder = CreateBuilder(options);
         try
         {
             var sandbox = builder.Build();
@@ -38,7 +54,7 @@ internal static class RunCommand
         }
         catch (SandboxException e)
         {
-            await FailAsync(DescribeMount(e, builder.Configuration) + e.Message).ConfigureAwait(false);
+            await FailAsync(DescribeSetting(e, options, builder.Configuration) + e.Message).ConfigureAwait(false);
             await TryWriteReportAsync(options.ReportPath, ReportJsonContext.Serialize(new ErrorReport(e.Message, e.Step, e.ErrorNumber))).ConfigureAwait(false);
             return ExitCodes.CannotStart;
         }
@@ -61,7 +77,10 @@ internal static class RunCommand
     }
 
     /// <summary>Maps the options onto the library's builder. Unset options keep the library's defaults.</summary>
-    internal static SandboxBuilder CreateBuilder(RunOptions options)
+    /// <param name="options">The parsed command line.</param>
+    /// <param name="resolveDevice">Finds a device node's major:minor; <see cref="BlockDevices.Resolve"/> unless a test replaces it.</param>
+    /// <exception cref="CliUsageException">A <c>--device-*</c> path is missing or not a block device.</exception>
+    internal static SandboxBuilder CreateBuilder(RunOptions options, Func<string, (uint Major, uint Minor)>? resolveDevice = null)
     {
         var builder = new SandboxBuilder()
             .WithStandardInput(SandboxInput.Inherit)
@@ -83,16 +102,57 @@ internal static class RunCommand
             builder = builder.WithNetwork(network);
         if (options.Timeout is { } timeout)
             builder = builder.WithTimeout(timeout);
+        if (options.Resources is not null || !options.DeviceThrottles.IsEmpty)
+        {
+            var limits = options.Resources ?? new CgroupLimits();
+            if (!options.DeviceThrottles.IsEmpty)
+                limits = limits with { IoThrottles = ResolveThrottles(options.DeviceThrottles, resolveDevice ?? BlockDevices.Resolve) };
+            builder = builder.WithResources(limits);
+        }
+        if (options.UseCgroup)
+            builder = builder.WithCgroup();
         return builder;
     }
 
     /// <summary>
-    /// The library names a bad mount by its index among all mounts ("mounts[3].source"), which
-    /// means nothing on a command line; say which option it came from instead.
+    /// Looks up each throttle's device. A later option for the same device and kind replaces an
+    /// earlier one, even when the two name the device differently (/dev/sda, /dev/disk/by-id/...).
     /// </summary>
-    private static string DescribeMount(SandboxException e, SandboxConfiguration config)
+    private static ImmutableArray<IoThrottle> ResolveThrottles(ImmutableArray<DeviceThrottle> throttles, Func<string, (uint Major, uint Minor)> resolve)
     {
-        if (e is not SandboxConfigurationException { Setting: var setting } || !setting.StartsWith("mounts[", StringComparison.Ordinal))
+        var resolved = new List<IoThrottle>();
+        foreach (var throttle in throttles)
+        {
+            (uint major, uint minor) = ResolveDevice(throttle, resolve);
+            resolved.RemoveAll(t => t.Major == major && t.Minor == minor && t.Kind == throttle.Kind);
+            resolved.Add(new IoThrottle(major, minor, throttle.Kind, throttle.Limit));
+        }
+        return [.. resolved];
+    }
+
+    private static (uint Major, uint Minor) ResolveDevice(DeviceThrottle throttle, Func<string, (uint Major, uint Minor)> resolve)
+    {
+        try
+        {
+            return resolve(throttle.DevicePath);
+        }
+        catch (BlockDeviceException e)
+        {
+            throw new CliUsageException($"invalid value '{throttle.Value}' for {throttle.Option}: {e.Message}") { ErrorNumber = e.ErrorNumber };
+        }
+    }
+
+    /// <summary>
+    /// The library names an invalid setting as its configuration does ("mounts[3].source",
+    /// "resources.memory"), which means nothing on a command line; say which option it came from instead.
+    /// </summary>
+    private static string DescribeSetting(SandboxException e, RunOptions options, SandboxConfiguration config)
+    {
+        if (e is not SandboxConfigurationException { Setting: var setting })
+            return "";
+        if (setting.StartsWith("resources.", StringComparison.Ordinal))
+            return DescribeResource(setting["resources.".Length..], options) is { } option ? option + ": " : "";
+        if (!setting.StartsWith("mounts[", StringComparison.Ordinal))
             return "";
         int end = setting.IndexOf(']');
         if (end < 0 || !int.TryParse(setting.AsSpan(7, end - 7), out int index) || (uint)index >= (uint)config.Mounts.Length)
@@ -104,6 +164,22 @@ internal static class RunCommand
             _ => "",
         };
     }
+
+    /// <summary>The option behind a "resources." setting of the library's validator.</summary>
+    private static string? DescribeResource(string setting, RunOptions options) => setting switch
+    {
+        "memory" => "--memory",
+        "memorySwap" => "--memory-swap",
+        "memoryReservation" => "--memory-reservation",
+        "cpus" => "--cpus",
+        "cpuShares" => "--cpu-shares",
+        "cpusetCpus" => "--cpuset-cpus",
+        "cpusetMems" => "--cpuset-mems",
+        "pidsLimit" => "--pids-limit",
+        "ioThrottles" when !options.DeviceThrottles.IsEmpty =>
+            string.Join(", ", options.DeviceThrottles.Select(t => $"{t.Option} {t.Value}").Distinct()),
+        _ => null,
+    };
 
     /// <summary>One line on stderr, docker style.</summary>
     private static Task FailAsync(string message)

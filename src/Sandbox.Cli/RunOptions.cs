@@ -1,4 +1,5 @@
 using System.Collections.Immutable;
+using Sandboxing.Cgroups;
 
 namespace Sandboxing.Cli;
 
@@ -47,4 +48,27 @@ internal sealed record RunOptions
 
     /// <summary><c>--report</c>: where to write the JSON result.</summary>
     public string? ReportPath { get; init; }
+
+    /// <summary>
+    /// <c>--memory</c>, <c>--cpus</c>, <c>--pids-limit</c> and the other limits, except the block
+    /// I/O throttles (see <see cref="DeviceThrottles"/>); null when no limit was given.
+    /// </summary>
+    public CgroupLimits? Resources { get; init; }
+
+    /// <summary>
+    /// <c>--device-read-bps</c> and friends, in command-line order, with the device still a path:
+    /// its major:minor is looked up when the sandbox is built, which keeps the parser pure.
+    /// </summary>
+    public ImmutableArray<DeviceThrottle> DeviceThrottles { get; init; } = [];
+
+    /// <summary><c>--cgroup</c>: give the sandbox a cgroup (for the report's usage) even without limits.</summary>
+    public bool UseCgroup { get; init; }
 }
+
+/// <summary>One <c>--device-*-bps</c> or <c>--device-*-iops</c> option, before its device is resolved.</summary>
+/// <param name="Option">The option as it was typed, for error messages.</param>
+/// <param name="Value">The whole value as it was typed, for error messages.</param>
+/// <param name="DevicePath">The device node, an absolute path under /dev.</param>
+/// <param name="Kind">What is limited.</param>
+/// <param name="Limit">Bytes or operations per second.</param>
+internal sealed record DeviceThrottle(string Option, string Value, string DevicePath, IoThrottleKind Kind, ulong Limit);

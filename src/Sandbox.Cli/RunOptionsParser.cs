@@ -1,4 +1,5 @@
 using System.Globalization;
+using Sandboxing.Cgroups;
 
 namespace Sandboxing.Cli;
 
@@ -39,6 +40,19 @@ internal static class RunOptionsParser
         new("net", null, true, ParseNetwork, Alias: "network"),
         new("timeout", null, true, ParseTimeout),
         new("report", null, true, ParseReport),
+        new("memory", 'm', true, ParseMemory),
+        new("memory-swap", null, true, ParseMemorySwap),
+        new("memory-reservation", null, true, ParseMemoryReservation),
+        new("cpus", null, true, ParseCpus),
+        new("cpu-shares", 'c', true, ParseCpuShares),
+        new("cpuset-cpus", null, true, static (o, n, v, _) => WithLimits(o, l => l with { CpusetCpus = RequireCpuList(n, v) })),
+        new("cpuset-mems", null, true, static (o, n, v, _) => WithLimits(o, l => l with { CpusetMems = RequireCpuList(n, v) })),
+        new("pids-limit", null, true, ParsePidsLimit),
+        new("device-read-bps", null, true, static (o, n, v, _) => ParseDeviceThrottle(o, n, v, IoThrottleKind.ReadBytesPerSecond)),
+        new("device-write-bps", null, true, static (o, n, v, _) => ParseDeviceThrottle(o, n, v, IoThrottleKind.WriteBytesPerSecond)),
+        new("device-read-iops", null, true, static (o, n, v, _) => ParseDeviceThrottle(o, n, v, IoThrottleKind.ReadOperationsPerSecond)),
+        new("device-write-iops", null, true, static (o, n, v, _) => ParseDeviceThrottle(o, n, v, IoThrottleKind.WriteOperationsPerSecond)),
+        new("cgroup", null, false, static (o, _, _, _) => o with { UseCgroup = true }),
     ];
 
     /// <summary>Every option, as the spellings that mean it ("--bind", "--volume", "-v"); the help must cover them all.</summary>
@@ -226,6 +240,106 @@ internal static class RunOptionsParser
 
     private static RunOptions ParseReport(RunOptions o, string name, string value, CallerContext caller) =>
         value.Length == 0 ? throw Invalid(name, value, "expected a file name") : o with { ReportPath = Absolute(value, caller) };
+
+    // ---- resource limits: docker's syntax; ranges that depend on the host (the number of CPUs,
+    // whether a device exists) are the library's to check when the sandbox is built ----
+
+    private const string SizeExample = "a positive size in bytes or with a k, m or g suffix, for example 64m";
+
+    private static RunOptions WithLimits(RunOptions o, Func<CgroupLimits, CgroupLimits> change) =>
+        o with { Resources = change(o.Resources ?? new CgroupLimits()) };
+
+    private static long RequireSize(string name, string value) =>
+        Units.TryParseSize(value, out long bytes) ? bytes : throw Invalid(name, value, "expected " + SizeExample);
+
+    private static RunOptions ParseMemory(RunOptions o, string name, string value, CallerContext caller)
+    {
+        long bytes = RequireSize(name, value);
+        return WithLimits(o, l => l with { MemoryBytes = bytes });
+    }
+
+    /// <summary>Memory plus swap, as docker's --memory-swap; -1 allows unlimited swap.</summary>
+    private static RunOptions ParseMemorySwap(RunOptions o, string name, string value, CallerContext caller)
+    {
+        long bytes = value == "-1" ? -1
+            : Units.TryParseSize(value, out long size) ? size
+            : throw Invalid(name, value, "expected the total of memory and swap as " + SizeExample + ", or -1 for unlimited swap");
+        return WithLimits(o, l => l with { MemorySwapBytes = bytes });
+    }
+
+    private static RunOptions ParseMemoryReservation(RunOptions o, string name, string value, CallerContext caller)
+    {
+        long bytes = RequireSize(name, value);
+        return WithLimits(o, l => l with { MemoryReservationBytes = bytes });
+    }
+
+    /// <summary>A positive decimal number of CPUs, such as 1.5 or 0.25 (no sign or exponent).</summary>
+    private static RunOptions ParseCpus(RunOptions o, string name, string value, CallerContext caller)
+    {
+        if (value.Length is 0 or > 20 || value[0] == '.' || value[^1] == '.'
+            || !decimal.TryParse(value, NumberStyles.AllowDecimalPoint, CultureInfo.InvariantCulture, out decimal cpus) || cpus <= 0)
+            throw Invalid(name, value, "expected a positive number of CPUs, for example 1.5 or 0.5");
+        return WithLimits(o, l => l with { Cpus = (double)cpus });
+    }
+
+    /// <summary>The relative weight in cgroup v1 shares: 2 to 262144, 1024 being the default.</summary>
+    private static RunOptions ParseCpuShares(RunOptions o, string name, string value, CallerContext caller)
+    {
+        if (!long.TryParse(value, NumberStyles.None, CultureInfo.InvariantCulture, out long shares) || shares is < 2 or > 262144)
+            throw Invalid(name, value, "expected a relative weight from 2 to 262144 (1024 is the default), for example 512");
+        return WithLimits(o, l => l with { CpuShares = shares });
+    }
+
+    /// <summary>At least 1, or docker's -1 for no limit (then the limit is simply not set).</summary>
+    private static RunOptions ParsePidsLimit(RunOptions o, string name, string value, CallerContext caller)
+    {
+        if (value == "-1")
+            return WithLimits(o, l => l with { PidsMax = null });
+        if (!long.TryParse(value, NumberStyles.None, CultureInfo.InvariantCulture, out long pids) || pids < 1)
+            throw Invalid(name, value, "expected the maximum number of processes and threads, at least 1 (or -1 for no limit), for example 64");
+        return WithLimits(o, l => l with { PidsMax = pids });
+    }
+
+    /// <summary>The cpuset list syntax: numbers and ascending ranges, comma-separated ("0-3,8").</summary>
+    private static string RequireCpuList(string name, string value)
+    {
+        foreach (string item in value.Split(','))
+        {
+            int dash = item.IndexOf('-');
+            string first = dash < 0 ? item : item[..dash];
+            string last = dash < 0 ? item : item[(dash + 1)..];
+            if (!int.TryParse(first, NumberStyles.None, CultureInfo.InvariantCulture, out int from)
+                || !int.TryParse(last, NumberStyles.None, CultureInfo.InvariantCulture, out int to) || from > to)
+                throw Invalid(name, value, "expected a list of numbers and ranges, for example 0-3 or 0,2");
+        }
+        return value;
+    }
+
+    /// <summary>
+    /// DEVICE:RATE, docker's syntax, where DEVICE is a device node under /dev. The last ':'
+    /// separates them, since /dev/disk/by-path names contain colons. RATE is a size per second
+    /// for the -bps options and a plain number for the -iops ones.
+    /// </summary>
+    private static RunOptions ParseDeviceThrottle(RunOptions o, string name, string value, IoThrottleKind kind)
+    {
+        bool bytes = kind is IoThrottleKind.ReadBytesPerSecond or IoThrottleKind.WriteBytesPerSecond;
+        string expected = bytes
+            ? "expected DEVICE:RATE, a device under /dev and a positive rate in bytes per second with an optional k, m or g suffix, for example /dev/sda:10m"
+            : "expected DEVICE:N, a device under /dev and a positive number of operations per second, for example /dev/sda:1000";
+        int colon = value.LastIndexOf(':');
+        if (colon < 0)
+            throw Invalid(name, value, expected);
+        string device = value[..colon];
+        string rate = value[(colon + 1)..];
+        if (!device.StartsWith("/dev/", StringComparison.Ordinal) || device.Length == "/dev/".Length)
+            throw Invalid(name, value, $"'{device}' is not a device path under /dev; " + expected);
+        ulong limit;
+        if (bytes)
+            limit = Units.TryParseSize(rate, out long size) ? (ulong)size : throw Invalid(name, value, $"'{rate}' is not a rate; " + expected);
+        else if (!ulong.TryParse(rate, NumberStyles.None, CultureInfo.InvariantCulture, out limit) || limit == 0)
+            throw Invalid(name, value, $"'{rate}' is not a number of operations; " + expected);
+        return o with { DeviceThrottles = o.DeviceThrottles.Add(new DeviceThrottle(name, value, device, kind, limit)) };
+    }
 
     /// <summary>Resolves a host path against the caller's directory, as a shell user expects.</summary>
     private static string Absolute(string path, CallerContext caller) => Path.GetFullPath(path, caller.CurrentDirectory);

@@ -28,8 +28,33 @@ internal sealed class FakeCgroupFileSystem : ICgroupFileSystem
     private readonly HashSet<string> _directories = new(StringComparer.Ordinal) { "/" };
     private readonly List<(string Path, long Type)> _types = [];
 
+    private readonly Dictionary<string, (int Errno, string? Content)> _failingWrites = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, int> _failingCreates = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, (int Errno, int Times)> _failingRemoves = new(StringComparer.Ordinal);
+
     /// <summary>Every path statfs was asked about, in order.</summary>
     public List<string> StatfsCalls { get; } = [];
+
+    /// <summary>Every accepted <see cref="WriteControlFile"/>, in order.</summary>
+    public List<(string Path, string Content)> Writes { get; } = [];
+
+    /// <summary>Every directory <see cref="CreateDirectory"/> made, in order.</summary>
+    public List<string> CreatedDirectories { get; } = [];
+
+    /// <summary>Every directory <see cref="RemoveDirectory"/> removed, in order.</summary>
+    public List<string> RemovedDirectories { get; } = [];
+
+    /// <summary>
+    /// Called after <see cref="CreateDirectory"/> made a directory: plays the kernel, which fills a
+    /// new cgroup with its control files (see <see cref="AddFiles"/>).
+    /// </summary>
+    public Action<string>? AfterCreateDirectory { get; set; }
+
+    /// <summary>
+    /// Called after an accepted write was stored (path, content): plays the kernel's reaction,
+    /// such as emptying cgroup.procs when "1" is written to cgroup.kill.
+    /// </summary>
+    public Action<string, string>? AfterWrite { get; set; }
 
     /// <summary>
     /// A tree with <c>/proc/self/cgroup</c> and <c>/proc/self/mountinfo</c> from
@@ -81,6 +106,35 @@ internal sealed class FakeCgroupFileSystem : ICgroupFileSystem
         return this;
     }
 
+    /// <summary>Adds <paramref name="files"/> (name, content) to directory <paramref name="directory"/>.</summary>
+    public FakeCgroupFileSystem AddFiles(string directory, IEnumerable<KeyValuePair<string, string>> files)
+    {
+        foreach (var (name, content) in files)
+            AddFile(directory + "/" + name, content);
+        return this;
+    }
+
+    /// <summary>Makes writes to <paramref name="path"/> fail with <paramref name="errno"/> (only those of <paramref name="content"/>, when given).</summary>
+    public FakeCgroupFileSystem FailWrite(string path, int errno, string? content = null)
+    {
+        _failingWrites[path] = (errno, content);
+        return this;
+    }
+
+    /// <summary>Makes mkdir of <paramref name="path"/> fail with <paramref name="errno"/>.</summary>
+    public FakeCgroupFileSystem FailCreateDirectory(string path, int errno)
+    {
+        _failingCreates[path] = errno;
+        return this;
+    }
+
+    /// <summary>Makes the next <paramref name="times"/> rmdirs of <paramref name="path"/> fail with <paramref name="errno"/>.</summary>
+    public FakeCgroupFileSystem FailRemoveDirectory(string path, int errno, int times = int.MaxValue)
+    {
+        _failingRemoves[path] = (errno, times);
+        return this;
+    }
+
     /// <summary>Makes statfs report <paramref name="type"/> for <paramref name="path"/> and everything below it.</summary>
     public FakeCgroupFileSystem SetFileSystemType(string path, long type)
     {
@@ -122,6 +176,56 @@ internal sealed class FakeCgroupFileSystem : ICgroupFileSystem
             }
         }
         return type;
+    }
+
+    /// <summary>
+    /// Stores <paramref name="content"/> as the file's new contents, except for cgroup.procs,
+    /// where (as in the kernel) a written pid joins the list the file shows.
+    /// </summary>
+    public void WriteControlFile(string path, string content)
+    {
+        if (!_files.TryGetValue(path, out string? old))
+            throw new CgroupWriteException(path, 2, $"open `{content}` for writing: No such file or directory");
+        if (_failingWrites.TryGetValue(path, out var failure) && (failure.Content is null || failure.Content == content))
+            throw new CgroupWriteException(path, failure.Errno, $"write `{content}`: error {failure.Errno}");
+        Writes.Add((path, content));
+        _files[path] = path.EndsWith("/cgroup.procs", StringComparison.Ordinal) ? old + content.Trim() + "\n" : content;
+        AfterWrite?.Invoke(path, content);
+    }
+
+    public void CreateDirectory(string path)
+    {
+        if (_failingCreates.TryGetValue(path, out int errno))
+            throw new CgroupWriteException(path, errno, $"mkdir: error {errno}");
+        if (_directories.Contains(path) || _files.ContainsKey(path))
+            throw new CgroupWriteException(path, 17, "mkdir: File exists");
+        if (!_directories.Contains(Parent(path)))
+            throw new CgroupWriteException(path, 2, "mkdir: No such file or directory");
+        _directories.Add(path);
+        CreatedDirectories.Add(path);
+        AfterCreateDirectory?.Invoke(path);
+    }
+
+    /// <summary>
+    /// rmdir as cgroupfs does it: the control files go with the directory, but a child directory
+    /// or a process in cgroup.procs makes it EBUSY.
+    /// </summary>
+    public void RemoveDirectory(string path)
+    {
+        if (_failingRemoves.TryGetValue(path, out var failure) && failure.Times > 0)
+        {
+            _failingRemoves[path] = (failure.Errno, failure.Times - 1);
+            throw new CgroupWriteException(path, failure.Errno, $"rmdir: error {failure.Errno}");
+        }
+        if (!_directories.Contains(path))
+            throw new CgroupWriteException(path, 2, "rmdir: No such file or directory");
+        if (_directories.Any(d => d != "/" && Parent(d) == path)
+            || (_files.TryGetValue(path + "/cgroup.procs", out string? procs) && procs.Trim().Length > 0))
+            throw new CgroupWriteException(path, 16, "rmdir: Device or resource busy");
+        foreach (string file in _files.Keys.Where(f => Parent(f) == path).ToArray())
+            _files.Remove(file);
+        _directories.Remove(path);
+        RemovedDirectories.Add(path);
     }
 
     private static string Parent(string path)

@@ -153,7 +153,7 @@ public sealed class EndToEndTests : IDisposable
         Assert.Equal(3, result.ExitCode);
         var json = ReadReport(report);
         Assert.Equal(
-            ["sandboxId", "exitCode", "signal", "verdict", "startTime", "exitTime", "wallTimeMs", "shellExitStatus"],
+            ["sandboxId", "exitCode", "signal", "verdict", "startTime", "exitTime", "wallTimeMs", "shellExitStatus", "usage"],
             json.EnumerateObject().Select(p => p.Name));
         Assert.Matches("^[0-9a-f]{12}$", json.GetProperty("sandboxId").GetString());
         Assert.Equal(result.ExitCode, json.GetProperty("exitCode").GetInt32());
@@ -165,6 +165,7 @@ public sealed class EndToEndTests : IDisposable
         Assert.InRange(exit, start, after);
         Assert.True(json.GetProperty("wallTimeMs").GetDouble() > 0);
         Assert.Equal(3, json.GetProperty("shellExitStatus").GetInt32());
+        Assert.Equal(JsonValueKind.Null, json.GetProperty("usage").ValueKind); // no limits, no --cgroup: no cgroup
     }
 
     [Fact]
@@ -204,6 +205,110 @@ public sealed class EndToEndTests : IDisposable
         Assert.Equal(125, result.ExitCode);
         Assert.StartsWith("sandbox: cannot write the report", result.StandardError);
     }
+
+    // ---- resource limits (cgroups; these need root or a delegated cgroup) ----
+
+    [Fact]
+    public async Task A_command_past_its_memory_limit_is_oom_killed_and_the_report_says_memorylimitexceeded()
+    {
+        string report = TempPath("report.json");
+        // Allocates and touches 200 MiB; without python, dd's 200 MiB buffer does the same.
+        string[] hog = File.Exists("/usr/bin/python3")
+            ? ["/usr/bin/python3", "-c", "b = bytearray(200 * 1024 * 1024)"]
+            : ["dd", "if=/dev/zero", "of=/dev/null", "bs=200M", "count=1"];
+
+        var result = await Cli.RunAsync(["run", "--memory", "32m", "--report", report, "--", .. hog], standardInput: "");
+
+        Assert.Equal(137, result.ExitCode); // the command's own status: SIGKILL from the OOM killer
+        var json = ReadReport(report);
+        Assert.Equal("memorylimitexceeded", json.GetProperty("verdict").GetString());
+        Assert.Equal(137, json.GetProperty("shellExitStatus").GetInt32());
+        var usage = json.GetProperty("usage");
+        Assert.True(usage.GetProperty("oomKills").GetInt64() >= 1, usage.ToString());
+        Assert.Contains("memory", LimitsHit(usage));
+    }
+
+    [Fact]
+    public async Task Forks_past_the_pids_limit_fail_and_the_report_says_the_limit_was_hit()
+    {
+        string report = TempPath("report.json");
+
+        var result = await Cli.RunAsync(
+            "run", "--pids-limit", "8", "--timeout", "3s", "--report", report, "--",
+            // A failed fork ends a non-interactive sh, so the loop runs in a subshell and the outer
+            // shell lives to say so (echo is a builtin: it needs no fork).
+            "/bin/sh", "-c", "(i=0; while [ $i -lt 30 ]; do sleep 100 & i=$((i+1)); done) 2>/dev/null; echo done");
+
+        Assert.Equal(0, result.ExitCode);
+        Assert.Equal("done\n", result.StandardOutput);
+        var usage = ReadReport(report).GetProperty("usage");
+        Assert.Contains("pids", LimitsHit(usage));
+        Assert.DoesNotContain("memory", LimitsHit(usage));
+    }
+
+    [Fact]
+    public async Task Cgroup_without_limits_reports_the_usage()
+    {
+        string report = TempPath("report.json");
+
+        var result = await Cli.RunAsync("run", "--cgroup", "--report", report, "--", "true");
+
+        Assert.Equal(0, result.ExitCode);
+        var json = ReadReport(report);
+        Assert.Equal("exited", json.GetProperty("verdict").GetString());
+        var usage = json.GetProperty("usage");
+        Assert.Equal(
+            ["cpuUserMs", "cpuSystemMs", "cpuTotalMs", "memoryPeakBytes", "oomKills", "limitsHit"],
+            usage.EnumerateObject().Select(p => p.Name));
+        Assert.True(usage.GetProperty("cpuTotalMs").GetDouble() >= 0, usage.ToString());
+        Assert.Equal(0, usage.GetProperty("oomKills").GetInt64());
+        Assert.Empty(LimitsHit(usage));
+    }
+
+    [Theory]
+    [InlineData("--device-read-bps", "/dev/null:1m", "/dev/null is not a block device", 0)]
+    [InlineData("--device-write-iops", "/dev/no-such-disk:100", "/dev/no-such-disk does not exist", 2)]
+    public async Task A_throttled_device_that_is_not_a_block_device_exits_with_125_naming_the_option(string option, string value, string why, int errno)
+    {
+        string report = TempPath("report.json");
+
+        var result = await Cli.RunAsync("run", option, value, "--report", report, "true");
+
+        Assert.Equal(125, result.ExitCode);
+        Assert.StartsWith($"sandbox: invalid value '{value}' for {option}: {why}", result.StandardError);
+        Assert.EndsWith(". See 'sandbox run --help'.\n", result.StandardError);
+        Assert.Single(result.StandardError.TrimEnd('\n').Split('\n'));
+        var json = ReadReport(report);
+        Assert.Equal("validate", json.GetProperty("step").GetString());
+        Assert.Equal(errno, json.GetProperty("errno").GetInt32());
+    }
+
+    [Fact]
+    public async Task A_throttled_block_device_is_found_by_its_node()
+    {
+        // Any block device this host has a node for (a disk, or an unused loop device).
+        string? device = Directory.EnumerateDirectories("/sys/class/block")
+            .Select(dir => "/dev/" + Path.GetFileName(dir))
+            .FirstOrDefault(File.Exists);
+        Assert.False(device is null, "this host has no block device node under /dev");
+        string report = TempPath("report.json");
+
+        var result = await Cli.RunAsync("run", "--device-read-bps", $"{device}:1m", "--device-write-iops", $"{device}:100", "--report", report, "true");
+
+        Assert.Equal(0, result.ExitCode);
+        Assert.Equal(JsonValueKind.Object, ReadReport(report).GetProperty("usage").ValueKind);
+    }
+
+    [Fact]
+    public async Task A_limit_the_library_rejects_is_reported_as_the_option_given()
+    {
+        var result = await Cli.RunAsync("run", "--memory", "1m", "true");
+
+        Assert.Equal(125, result.ExitCode);
+        Assert.StartsWith("sandbox: --memory: ", result.StandardError);
+    }
+
+    private static string?[] LimitsHit(JsonElement usage) => [.. usage.GetProperty("limitsHit").EnumerateArray().Select(e => e.GetString())];
 
     // ---- signals to the CLI ----
 

@@ -14,7 +14,7 @@ public class ReportJsonTests
 
         var root = json.RootElement;
         Assert.Equal(
-            ["sandboxId", "exitCode", "signal", "verdict", "startTime", "exitTime", "wallTimeMs", "shellExitStatus"],
+            ["sandboxId", "exitCode", "signal", "verdict", "startTime", "exitTime", "wallTimeMs", "shellExitStatus", "usage"],
             root.EnumerateObject().Select(p => p.Name));
         Assert.Equal("0123456789ab", root.GetProperty("sandboxId").GetString());
         Assert.Equal(JsonValueKind.Null, root.GetProperty("exitCode").ValueKind);
@@ -24,6 +24,57 @@ public class ReportJsonTests
         Assert.Equal(start.AddMilliseconds(300), root.GetProperty("exitTime").GetDateTimeOffset());
         Assert.Equal(300.5, root.GetProperty("wallTimeMs").GetDouble());
         Assert.Equal(137, root.GetProperty("shellExitStatus").GetInt32());
+        Assert.Equal(JsonValueKind.Null, root.GetProperty("usage").ValueKind); // no cgroup
+    }
+
+    [Fact]
+    public void The_usage_has_cpu_times_in_milliseconds_the_memory_peak_oom_kills_and_the_limits_hit()
+    {
+        var usage = new SandboxUsage
+        {
+            CpuUser = TimeSpan.FromMilliseconds(12.5),
+            CpuSystem = TimeSpan.FromMilliseconds(3),
+            CpuTotal = TimeSpan.FromMilliseconds(15.75),
+            MemoryPeakBytes = 33_554_432,
+            OomKills = 2,
+            LimitsHit = SandboxLimits.Memory | SandboxLimits.WallTime,
+        };
+        var start = new DateTimeOffset(2025, 1, 2, 3, 4, 5, TimeSpan.Zero);
+        var report = new RunReport("0123456789ab", null, 9, "memorylimitexceeded", start, start, 1, 137, UsageReport.From(usage));
+
+        using var json = JsonDocument.Parse(ReportJsonContext.Serialize(report));
+
+        var root = json.RootElement.GetProperty("usage");
+        Assert.Equal(
+            ["cpuUserMs", "cpuSystemMs", "cpuTotalMs", "memoryPeakBytes", "oomKills", "limitsHit"],
+            root.EnumerateObject().Select(p => p.Name));
+        Assert.Equal(12.5, root.GetProperty("cpuUserMs").GetDouble());
+        Assert.Equal(3, root.GetProperty("cpuSystemMs").GetDouble());
+        Assert.Equal(15.75, root.GetProperty("cpuTotalMs").GetDouble());
+        Assert.Equal(33_554_432, root.GetProperty("memoryPeakBytes").GetInt64());
+        Assert.Equal(2, root.GetProperty("oomKills").GetInt64());
+        Assert.Equal(["memory", "walltime"], root.GetProperty("limitsHit").EnumerateArray().Select(e => e.GetString()));
+    }
+
+    [Fact]
+    public void Usage_figures_the_kernel_does_not_report_are_null_and_no_limit_hit_is_an_empty_list()
+    {
+        var report = new RunReport("0123456789ab", 0, null, "exited", default, default, 1, 0, UsageReport.From(new SandboxUsage()));
+
+        using var json = JsonDocument.Parse(ReportJsonContext.Serialize(report));
+
+        Assert.Equal("""{"cpuUserMs":null,"cpuSystemMs":null,"cpuTotalMs":null,"memoryPeakBytes":null,"oomKills":0,"limitsHit":[]}""", json.RootElement.GetProperty("usage").GetRawText());
+    }
+
+    [Theory]
+    [InlineData(SandboxLimits.None, new string[0])]
+    [InlineData(SandboxLimits.Memory, new[] { "memory" })]
+    [InlineData(SandboxLimits.Pids, new[] { "pids" })]
+    [InlineData(SandboxLimits.WallTime, new[] { "walltime" })]
+    [InlineData(SandboxLimits.WallTime | SandboxLimits.Pids | SandboxLimits.Memory, new[] { "memory", "pids", "walltime" })]
+    public void Limits_hit_are_lowercase_words_in_a_fixed_order(SandboxLimits limits, string[] names)
+    {
+        Assert.Equal(names, UsageReport.LimitNames(limits));
     }
 
     [Fact]
@@ -49,6 +100,7 @@ public class ReportJsonTests
     [InlineData(SandboxVerdict.Signaled, "signaled")]
     [InlineData(SandboxVerdict.TimedOut, "timedout")]
     [InlineData(SandboxVerdict.Canceled, "canceled")]
+    [InlineData(SandboxVerdict.MemoryLimitExceeded, "memorylimitexceeded")]
     public void Verdicts_are_lowercase_words(SandboxVerdict verdict, string name)
     {
         Assert.Equal(name, RunReport.VerdictName(verdict));

@@ -1,3 +1,5 @@
+using Sandboxing.Cgroups;
+
 namespace Sandboxing.Cli.Tests;
 
 /// <summary>Tier 1: the parser alone, no processes, no files.</summary>
@@ -289,10 +291,171 @@ public class RunOptionsParserTests
         Assert.Equal("/tmp/r.json", Parse("--report=/tmp/r.json", "true").ReportPath);
     }
 
+    // ---- resource limits ----
+
+    [Theory]
+    [InlineData("--memory", "4194304", 4L << 20)]
+    [InlineData("--memory", "512k", 512L << 10)]
+    [InlineData("--memory", "32m", 32L << 20)]
+    [InlineData("--memory", "32M", 32L << 20)]
+    [InlineData("--memory", "64MiB", 64L << 20)]
+    [InlineData("--memory", "1.5g", 3L << 29)]
+    [InlineData("--memory", "2g", 2L << 30)]
+    [InlineData("-m", "256m", 256L << 20)]
+    public void Memory_takes_a_size_with_dockers_binary_units(string option, string value, long bytes)
+    {
+        var resources = Parse(option, value, "true").Resources;
+
+        Assert.NotNull(resources);
+        Assert.Equal(bytes, resources.MemoryBytes);
+        Assert.Equal(new CgroupLimits { MemoryBytes = bytes }, resources);
+    }
+
+    [Theory]
+    [InlineData("-m64m")]
+    [InlineData("-m=64m")]
+    [InlineData("--memory=64m")]
+    public void Memory_may_be_glued_to_its_option(string arg)
+    {
+        Assert.Equal(64L << 20, Parse(arg, "true").Resources?.MemoryBytes);
+    }
+
+    [Theory]
+    [InlineData("128m", 128L << 20)]
+    [InlineData("1g", 1L << 30)]
+    [InlineData("-1", -1L)]
+    public void Memory_swap_is_memory_plus_swap_or_minus_1_for_unlimited_swap(string value, long bytes)
+    {
+        var resources = Parse("--memory", "64m", "--memory-swap", value, "true").Resources;
+
+        Assert.Equal(64L << 20, resources?.MemoryBytes);
+        Assert.Equal(bytes, resources?.MemorySwapBytes);
+    }
+
+    [Fact]
+    public void Memory_reservation_is_a_soft_limit_in_bytes()
+    {
+        Assert.Equal(128L << 20, Parse("--memory-reservation", "128m", "true").Resources?.MemoryReservationBytes);
+    }
+
+    [Theory]
+    [InlineData("1", 1.0)]
+    [InlineData("1.5", 1.5)]
+    [InlineData("0.5", 0.5)]
+    [InlineData("0.01", 0.01)]
+    [InlineData("16", 16.0)]
+    public void Cpus_takes_a_decimal_number_of_cpus(string value, double cpus)
+    {
+        Assert.Equal(cpus, Parse("--cpus", value, "true").Resources?.Cpus);
+    }
+
+    [Theory]
+    [InlineData("--cpu-shares", "512", 512L)]
+    [InlineData("--cpu-shares", "2", 2L)]
+    [InlineData("--cpu-shares", "262144", 262144L)]
+    [InlineData("-c", "1024", 1024L)]
+    public void Cpu_shares_sets_the_relative_weight(string option, string value, long shares)
+    {
+        Assert.Equal(shares, Parse(option, value, "true").Resources?.CpuShares);
+    }
+
+    [Theory]
+    [InlineData("0")]
+    [InlineData("0-3")]
+    [InlineData("0,2")]
+    [InlineData("0-1,3,5-7")]
+    [InlineData("2-2")]
+    public void Cpuset_cpus_and_mems_keep_the_list_as_given(string list)
+    {
+        var resources = Parse("--cpuset-cpus", list, "--cpuset-mems", list, "true").Resources;
+
+        Assert.Equal(list, resources?.CpusetCpus);
+        Assert.Equal(list, resources?.CpusetMems);
+    }
+
+    [Theory]
+    [InlineData("1", 1L)]
+    [InlineData("8", 8L)]
+    [InlineData("100000", 100_000L)]
+    public void Pids_limit_sets_the_most_processes(string value, long pids)
+    {
+        Assert.Equal(pids, Parse("--pids-limit", value, "true").Resources?.PidsMax);
+    }
+
+    [Fact]
+    public void Pids_limit_minus_1_means_no_limit_like_docker()
+    {
+        var resources = Parse("--pids-limit", "64", "--pids-limit", "-1", "true").Resources;
+
+        Assert.NotNull(resources);
+        Assert.Null(resources.PidsMax);
+        Assert.True(resources.IsEmpty);
+    }
+
+    [Fact]
+    public void Limits_combine_and_a_repeated_one_keeps_its_last_value()
+    {
+        var resources = Parse("-m", "1g", "--cpus", "2", "--pids-limit", "10", "--memory", "512m", "--cpu-shares", "100", "true").Resources;
+
+        Assert.Equal(new CgroupLimits { MemoryBytes = 512L << 20, Cpus = 2, PidsMax = 10, CpuShares = 100 }, resources);
+    }
+
+    [Theory]
+    [InlineData("--device-read-bps", "/dev/sda:1048576", IoThrottleKind.ReadBytesPerSecond, 1048576UL)]
+    [InlineData("--device-read-bps", "/dev/sda:10m", IoThrottleKind.ReadBytesPerSecond, 10UL << 20)]
+    [InlineData("--device-read-bps", "/dev/sda:512k", IoThrottleKind.ReadBytesPerSecond, 512UL << 10)]
+    [InlineData("--device-write-bps", "/dev/sda:1g", IoThrottleKind.WriteBytesPerSecond, 1UL << 30)]
+    [InlineData("--device-write-bps", "/dev/sda:1.5MB", IoThrottleKind.WriteBytesPerSecond, 3UL << 19)]
+    [InlineData("--device-read-iops", "/dev/sda:1000", IoThrottleKind.ReadOperationsPerSecond, 1000UL)]
+    [InlineData("--device-write-iops", "/dev/sda:1", IoThrottleKind.WriteOperationsPerSecond, 1UL)]
+    public void A_device_throttle_keeps_the_device_path_for_later_and_takes_a_rate(string option, string value, IoThrottleKind kind, ulong limit)
+    {
+        var options = Parse(option, value, "true");
+
+        Assert.Equal(new DeviceThrottle(option, value, "/dev/sda", kind, limit), Assert.Single(options.DeviceThrottles));
+        Assert.Null(options.Resources);
+    }
+
+    [Fact]
+    public void Device_throttles_keep_their_command_line_order()
+    {
+        var options = Parse(
+            "--device-write-iops", "/dev/vdb:20", "--device-read-bps", "/dev/vda:1m", "--device-read-bps=/dev/vda:2m", "true");
+
+        Assert.Equal<DeviceThrottle>(
+            [
+                new("--device-write-iops", "/dev/vdb:20", "/dev/vdb", IoThrottleKind.WriteOperationsPerSecond, 20),
+                new("--device-read-bps", "/dev/vda:1m", "/dev/vda", IoThrottleKind.ReadBytesPerSecond, 1UL << 20),
+                new("--device-read-bps", "/dev/vda:2m", "/dev/vda", IoThrottleKind.ReadBytesPerSecond, 2UL << 20),
+            ],
+            options.DeviceThrottles);
+    }
+
+    [Fact]
+    public void A_device_path_may_contain_colons_since_the_last_one_separates_the_rate()
+    {
+        const string Device = "/dev/disk/by-path/pci-0000:00:1f.2-ata-1";
+
+        Assert.Equal(Device, Assert.Single(Parse("--device-read-iops", Device + ":500", "true").DeviceThrottles).DevicePath);
+    }
+
+    [Fact]
+    public void Cgroup_asks_for_a_cgroup_without_limits()
+    {
+        var options = Parse("--cgroup", "true");
+
+        Assert.True(options.UseCgroup);
+        Assert.Null(options.Resources);
+    }
+
     [Fact]
     public void Options_not_given_keep_the_librarys_defaults()
     {
         var options = Parse("true");
+
+        Assert.Null(options.Resources);
+        Assert.Empty(options.DeviceThrottles);
+        Assert.False(options.UseCgroup);
 
         Assert.Null(options.RootFilesystem);
         Assert.Empty(options.Mounts);
@@ -337,6 +500,20 @@ public class RunOptionsParserTests
     [InlineData("--net")]
     [InlineData("--timeout")]
     [InlineData("--report")]
+    [InlineData("--memory")]
+    [InlineData("-m")]
+    [InlineData("--memory-swap")]
+    [InlineData("--memory-reservation")]
+    [InlineData("--cpus")]
+    [InlineData("--cpu-shares")]
+    [InlineData("-c")]
+    [InlineData("--cpuset-cpus")]
+    [InlineData("--cpuset-mems")]
+    [InlineData("--pids-limit")]
+    [InlineData("--device-read-bps")]
+    [InlineData("--device-write-bps")]
+    [InlineData("--device-read-iops")]
+    [InlineData("--device-write-iops")]
     public void An_option_without_its_value_is_a_usage_error(string option)
     {
         Assert.Equal($"option '{option}' needs a value", ParseError(option).Message);
@@ -345,6 +522,7 @@ public class RunOptionsParserTests
     [Theory]
     [InlineData("--read-only=true")]
     [InlineData("--help=1")]
+    [InlineData("--cgroup=yes")]
     public void A_flag_given_a_value_is_a_usage_error(string arg)
     {
         Assert.Contains($"'{arg.Split('=')[0]}' takes no value", ParseError(arg, "true").Message);
@@ -398,6 +576,80 @@ public class RunOptionsParserTests
     [InlineData("--timeout", "5d")]
     [InlineData("--timeout", "")]
     [InlineData("--report", "")]
+    [InlineData("--memory", "")]
+    [InlineData("--memory", "lots")]
+    [InlineData("--memory", "0")]
+    [InlineData("--memory", "-1")]
+    [InlineData("--memory", "64q")]
+    [InlineData("--memory", "64 m")]
+    [InlineData("--memory", "1e9")]
+    [InlineData("-m", "m")]
+    [InlineData("--memory-swap", "")]
+    [InlineData("--memory-swap", "0")]
+    [InlineData("--memory-swap", "-2")]
+    [InlineData("--memory-swap", "-1m")]
+    [InlineData("--memory-swap", "unlimited")]
+    [InlineData("--memory-reservation", "0")]
+    [InlineData("--memory-reservation", "-1")]
+    [InlineData("--memory-reservation", "1x")]
+    [InlineData("--cpus", "")]
+    [InlineData("--cpus", "0")]
+    [InlineData("--cpus", "0.0")]
+    [InlineData("--cpus", "-1")]
+    [InlineData("--cpus", "+1")]
+    [InlineData("--cpus", "1.")]
+    [InlineData("--cpus", ".5")]
+    [InlineData("--cpus", "1,5")]
+    [InlineData("--cpus", "1e2")]
+    [InlineData("--cpus", "two")]
+    [InlineData("--cpus", "1.5.2")]
+    [InlineData("--cpus", "1 ")]
+    [InlineData("--cpu-shares", "")]
+    [InlineData("--cpu-shares", "0")]
+    [InlineData("--cpu-shares", "1")]
+    [InlineData("--cpu-shares", "262145")]
+    [InlineData("--cpu-shares", "-512")]
+    [InlineData("--cpu-shares", "1.5")]
+    [InlineData("-c", "high")]
+    [InlineData("--cpuset-cpus", "")]
+    [InlineData("--cpuset-cpus", "a")]
+    [InlineData("--cpuset-cpus", "0-")]
+    [InlineData("--cpuset-cpus", "-1")]
+    [InlineData("--cpuset-cpus", "3-1")]
+    [InlineData("--cpuset-cpus", "0,,1")]
+    [InlineData("--cpuset-cpus", "0,")]
+    [InlineData("--cpuset-cpus", "0 1")]
+    [InlineData("--cpuset-cpus", "0-1-2")]
+    [InlineData("--cpuset-mems", "x")]
+    [InlineData("--cpuset-mems", "1;2")]
+    [InlineData("--pids-limit", "")]
+    [InlineData("--pids-limit", "0")]
+    [InlineData("--pids-limit", "-2")]
+    [InlineData("--pids-limit", "+5")]
+    [InlineData("--pids-limit", "ten")]
+    [InlineData("--pids-limit", "1.5")]
+    [InlineData("--pids-limit", "10k")]
+    [InlineData("--device-read-bps", "")]
+    [InlineData("--device-read-bps", "/dev/sda")]
+    [InlineData("--device-read-bps", "/dev/sda:")]
+    [InlineData("--device-read-bps", ":1m")]
+    [InlineData("--device-read-bps", "/dev/:1m")]
+    [InlineData("--device-read-bps", "sda:1m")]
+    [InlineData("--device-read-bps", "/tmp/disk:1m")]
+    [InlineData("--device-read-bps", "/dev/sda:0")]
+    [InlineData("--device-read-bps", "/dev/sda:-1m")]
+    [InlineData("--device-read-bps", "/dev/sda:fast")]
+    [InlineData("--device-read-bps", "/dev/sda:1mb/s")]
+    [InlineData("--device-write-bps", "/dev/sda")]
+    [InlineData("--device-write-bps", "/dev/sda:10x")]
+    [InlineData("--device-read-iops", "/dev/sda")]
+    [InlineData("--device-read-iops", "/dev/sda:0")]
+    [InlineData("--device-read-iops", "/dev/sda:1k")]
+    [InlineData("--device-read-iops", "/dev/sda:1.5")]
+    [InlineData("--device-read-iops", "/dev/sda:-5")]
+    [InlineData("--device-read-iops", "dev/sda:5")]
+    [InlineData("--device-write-iops", "/dev/sda:")]
+    [InlineData("--device-write-iops", "/dev/sda:99999999999999999999")]
     public void A_malformed_value_is_a_usage_error_naming_the_option(string option, string value)
     {
         var error = ParseError(option, value, "true");
@@ -411,6 +663,8 @@ public class RunOptionsParserTests
     {
         Assert.StartsWith("invalid value 'soon' for --timeout: ", ParseError("--timeout=soon", "true").Message);
         Assert.StartsWith("invalid value 'bob' for -u: ", ParseError("-ubob", "true").Message);
+        Assert.StartsWith("invalid value 'lots' for -m: ", ParseError("-mlots", "true").Message);
+        Assert.StartsWith("invalid value '/dev/sda' for --device-read-bps: ", ParseError("--device-read-bps=/dev/sda", "true").Message);
     }
 
     [Fact]
@@ -426,5 +680,20 @@ public class RunOptionsParserTests
                 Assert.Contains(spelling, HelpText.Run);
             Assert.True(examples.Any(e => spellings.Any(e.Contains)), $"no example for {string.Join(", ", spellings)}");
         }
+    }
+
+    [Theory]
+    [InlineData("--memory", "x", "a positive size")]
+    [InlineData("--memory-swap", "x", "-1 for unlimited swap")]
+    [InlineData("--cpus", "x", "a positive number of CPUs")]
+    [InlineData("--cpu-shares", "1", "from 2 to 262144")]
+    [InlineData("--cpuset-cpus", "x", "for example 0-3")]
+    [InlineData("--pids-limit", "0", "-1 for no limit")]
+    [InlineData("--device-read-bps", "/dev/sda", "expected DEVICE:RATE")]
+    [InlineData("--device-read-bps", "/tmp/x:1m", "'/tmp/x' is not a device path under /dev")]
+    [InlineData("--device-write-iops", "/dev/sda:1m", "'1m' is not a number of operations")]
+    public void A_malformed_limit_says_what_is_expected(string option, string value, string hint)
+    {
+        Assert.Contains(hint, ParseError(option, value, "true").Message);
     }
 }

@@ -115,6 +115,18 @@ public class ProcessTests
     }
 
     [Fact]
+    public async Task Capture_keeps_at_most_its_limit_and_says_it_truncated()
+    {
+        var sandbox = new SandboxBuilder().WithStandardOutput(SandboxOutput.CaptureUpTo(1000)).Build();
+        var r = await sandbox.ShAsync("head -c 5000000 /dev/zero | tr '\\0' x; echo done >&2");
+        Assert.Equal(0, r.ExitCode); // the rest was drained: the command never blocked
+        Assert.Equal(new string('x', 1000), r.StandardOutput);
+        Assert.True(r.StandardOutputTruncated);
+        Assert.False(r.StandardErrorTruncated);
+        Assert.Equal("done\n", r.StandardError);
+    }
+
+    [Fact]
     public async Task Standard_input_can_come_from_a_string_a_stream_or_a_file()
     {
         var fromString = await new SandboxBuilder().WithStandardInput(SandboxInput.FromString("line1\nline2\n")).Build().RunAsync(["/bin/cat"]);

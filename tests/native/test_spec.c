@@ -621,7 +621,7 @@ static void test_record_framing(void)
     EXPECT_REJECT(&b, "nonzero reserved field");
 
     /* unknown tags, with and without payload */
-    static const uint16_t unknown[] = {0, SBX_REC_TIMEOUT + 1, 0x100, 0xffff};
+    static const uint16_t unknown[] = {0, SBX_REC_CGROUP_UNIFIED + 1, 0x100, 0xffff};
     for (size_t i = 0; i < sizeof unknown / sizeof unknown[0]; i++) {
         b = minimal();
         rec_u32(&b, unknown[i], 0);
@@ -1006,6 +1006,33 @@ static void test_truncations(void)
 
 /* Every byte of full() replaced by each of the 255 other values: parsed or rejected,
  * never a crash or a sanitizer report, and a parsed spec keeps every invariant. */
+static void test_cgroup_records(void)
+{
+    struct buf b = minimal();
+    rec_str(&b, SBX_REC_CGROUP_JOIN, "/sys/fs/cgroup/memory/sandbox-1/cgroup.procs");
+    rec_str(&b, SBX_REC_CGROUP_JOIN, "/sys/fs/cgroup/pids/sandbox-1/cgroup.procs");
+    rec_str(&b, SBX_REC_CGROUP_RETURN, "/sys/fs/cgroup/memory/cgroup.procs");
+    rec_str(&b, SBX_REC_CGROUP_UNIFIED, "/sys/fs/cgroup/unified/sandbox-1");
+    if (EXPECT_OK(&b)) {
+        CHECK(spec.n_cgroup_join == 2 && spec.n_cgroup_return == 1);
+        CHECK(strcmp(spec.cgroup_join[1], "/sys/fs/cgroup/pids/sandbox-1/cgroup.procs") == 0);
+        CHECK(spec.cgroup_join[2] == NULL && spec.cgroup_return[1] == NULL);
+        CHECK(strcmp(spec.cgroup_unified, "/sys/fs/cgroup/unified/sandbox-1") == 0);
+        spec_free(&spec);
+    }
+    b = minimal();
+    rec_str(&b, SBX_REC_CGROUP_JOIN, "relative/cgroup.procs");
+    EXPECT_REJECT(&b, "malformed or repeated");
+    b = minimal();
+    rec_str(&b, SBX_REC_CGROUP_UNIFIED, "/a");
+    rec_str(&b, SBX_REC_CGROUP_UNIFIED, "/b");
+    EXPECT_REJECT(&b, "malformed or repeated");
+    b = minimal();
+    for (int i = 0; i <= SBX_MAX_CGROUP_PATHS; i++)
+        rec_str(&b, SBX_REC_CGROUP_RETURN, "/x/cgroup.procs");
+    EXPECT_REJECT(&b, "malformed or repeated");
+}
+
 static void test_byte_flips(void)
 {
     struct buf b = full();
@@ -1123,6 +1150,7 @@ int main(int argc, char **argv)
     test_too_many_args();
     test_err_buffer();
     test_truncations();
+    test_cgroup_records();
     test_byte_flips();
 
     printf("%u passed, %u failed\n", n_passed, n_failed);

@@ -18,6 +18,7 @@ internal static class ConfigurationValidator
         ValidateRoot(config);
         ValidateMounts(config);
         ValidateEnvironment(config);
+        ValidateResources(config);
         ValidateSandboxPath("workingDirectory", config.WorkingDirectory, allowRoot: true);
         if (config.Timeout is { } timeout && (timeout <= TimeSpan.Zero || timeout.TotalMilliseconds >= long.MaxValue))
             throw new SandboxConfigurationException("timeout", $"{timeout} is not a positive duration.");
@@ -176,6 +177,32 @@ internal static class ConfigurationValidator
                     throw new SandboxConfigurationException(setting, $"unsupported mount type {mount.GetType().Name}.");
             }
         }
+    }
+
+    public const long MinMemoryBytes = 6 * 1024 * 1024; // docker's minimum: less cannot start a process
+
+    private static void ValidateResources(SandboxConfiguration config)
+    {
+        if (config.Resources is not { } r)
+            return;
+        if (r.MemoryBytes is { } m && m < MinMemoryBytes)
+            throw new SandboxConfigurationException("resources.memory", $"{m} bytes is below the minimum of {MinMemoryBytes} (6 MiB).", "Use a size such as 64m.");
+        if (r.MemorySwapBytes is { } ms && ms != -1 && (ms < MinMemoryBytes || (r.MemoryBytes is { } m2 && ms < m2)))
+            throw new SandboxConfigurationException("resources.memorySwap", $"{ms} must be -1 (unlimited swap) or at least the memory limit (memory + swap, as docker's --memory-swap).");
+        if (r.MemoryReservationBytes is <= 0)
+            throw new SandboxConfigurationException("resources.memoryReservation", "must be positive.");
+        if (r.Cpus is { } c && (!double.IsFinite(c) || c < 0.01 || c > Environment.ProcessorCount))
+            throw new SandboxConfigurationException("resources.cpus", $"{c} must be between 0.01 and the number of CPUs ({Environment.ProcessorCount}).");
+        if (r.CpuShares is { } sh && (sh < 2 || sh > 262144))
+            throw new SandboxConfigurationException("resources.cpuShares", $"{sh} must be between 2 and 262144 (1024 is normal).");
+        if (r.PidsMax is { } p && p < 1)
+            throw new SandboxConfigurationException("resources.pidsLimit", $"{p} must be at least 1.");
+        foreach (var (name, value) in new[] { ("resources.cpusetCpus", r.CpusetCpus), ("resources.cpusetMems", r.CpusetMems) })
+            if (value is not null && !System.Text.RegularExpressions.Regex.IsMatch(value, @"^\d+(-\d+)?(,\d+(-\d+)?)*$"))
+                throw new SandboxConfigurationException(name, $"'{value}' is not a CPU list such as 0-1,3.");
+        foreach (var t in r.IoThrottles.IsDefault ? [] : r.IoThrottles)
+            if (!Directory.Exists($"/sys/dev/block/{t.Major}:{t.Minor}"))
+                throw new SandboxConfigurationException("resources.ioThrottles", $"there is no block device {t.Major}:{t.Minor} on this host.", "ls -l /dev/<disk> shows major, minor.");
     }
 
     private static void ValidateEnvironment(SandboxConfiguration config)

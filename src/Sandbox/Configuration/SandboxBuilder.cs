@@ -1,5 +1,6 @@
 using System.Collections.Immutable;
 using System.Diagnostics.Contracts;
+using Sandboxing.Cgroups;
 
 namespace Sandboxing;
 
@@ -147,6 +148,40 @@ public sealed class SandboxBuilder
     [Pure]
     public SandboxBuilder WithClockOffsets(TimeSpan monotonic, TimeSpan boottime) =>
         With(Configuration with { MonotonicClockOffset = monotonic, BoottimeClockOffset = boottime });
+
+    /// <summary>Sets every resource limit at once (docker's names: --memory, --cpus, --pids-limit, ...).</summary>
+    [Pure]
+    public SandboxBuilder WithResources(CgroupLimits limits) =>
+        With(Configuration with { Resources = limits ?? throw new ArgumentNullException(nameof(limits)) });
+
+    /// <summary>Changes the resource limits with <paramref name="configure"/> (for example <c>l => l with { PidsMax = 64 }</c>).</summary>
+    [Pure]
+    public SandboxBuilder WithResources(Func<CgroupLimits, CgroupLimits> configure)
+    {
+        ArgumentNullException.ThrowIfNull(configure);
+        return With(Configuration with { Resources = configure(Configuration.Resources ?? new CgroupLimits()) });
+    }
+
+    /// <summary>Limits memory to <paramref name="bytes"/>; <paramref name="memoryAndSwapBytes"/> also bounds swap (docker --memory, --memory-swap).</summary>
+    [Pure]
+    public SandboxBuilder WithMemoryLimit(long bytes, long? memoryAndSwapBytes = null) =>
+        WithResources(l => l with { MemoryBytes = bytes, MemorySwapBytes = memoryAndSwapBytes ?? l.MemorySwapBytes });
+
+    /// <summary>Limits the number of processes and threads (docker --pids-limit): a fork bomb stops there.</summary>
+    [Pure]
+    public SandboxBuilder WithPidsLimit(long maxProcesses) => WithResources(l => l with { PidsMax = maxProcesses });
+
+    /// <summary>Limits CPU time to <paramref name="cpus"/> CPUs' worth (docker --cpus; 0.5 = half of one CPU).</summary>
+    [Pure]
+    public SandboxBuilder WithCpuLimit(double cpus) => WithResources(l => l with { Cpus = cpus });
+
+    /// <summary>
+    /// Gives every sandbox a cgroup of its own even without limits (statistics, pause and
+    /// resume, OOM verdicts), optionally under a configured parent.
+    /// </summary>
+    [Pure]
+    public SandboxBuilder WithCgroup(CgroupPlacement? placement = null) =>
+        With(Configuration with { UseCgroup = true, CgroupPlacement = placement ?? Configuration.CgroupPlacement });
 
     /// <summary>
     /// Validates the whole configuration and creates the sandbox. Nothing is created on the

@@ -1,4 +1,5 @@
 using System.Collections.Immutable;
+using Sandboxing.Cgroups;
 
 namespace Sandboxing;
 
@@ -92,6 +93,24 @@ public sealed record SandboxConfiguration
 
     /// <summary>Offset added to CLOCK_BOOTTIME inside the sandbox (needs the time namespace).</summary>
     public TimeSpan BoottimeClockOffset { get; init; }
+
+    /// <summary>
+    /// Resource limits (memory, CPU, pids, block I/O), enforced through a cgroup of the
+    /// sandbox's own. <see langword="null"/>: no limits.
+    /// </summary>
+    public CgroupLimits? Resources { get; init; }
+
+    /// <summary>
+    /// Whether every sandbox gets a cgroup even without limits: for statistics, pause and
+    /// resume, and OOM verdicts. Implied by <see cref="Resources"/>.
+    /// </summary>
+    public bool UseCgroup { get; init; }
+
+    /// <summary>Where sandbox cgroups are created; <see langword="null"/>: under the calling process's own cgroup.</summary>
+    public CgroupPlacement? CgroupPlacement { get; init; }
+
+    /// <summary>Whether runs get a cgroup: when asked for, or when there are limits.</summary>
+    public bool HasCgroup => UseCgroup || Resources is { IsEmpty: false };
 
     /// <summary>Whether <paramref name="ns"/> is among <see cref="Namespaces"/>.</summary>
     public bool Has(SandboxNamespaces ns) => (Namespaces & ns) == ns;

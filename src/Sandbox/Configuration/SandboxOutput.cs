@@ -5,13 +5,19 @@ public sealed class SandboxOutput
 {
     internal enum OutputKind { Null, Inherit, Capture, Pipe, Stream, File }
 
-    private SandboxOutput(OutputKind kind, Stream? stream = null, string? path = null, bool append = false)
+    /// <summary>How much <see cref="Capture"/> keeps per stream: 64 MiB. The rest is read and dropped.</summary>
+    public const long DefaultCaptureLimitBytes = 64L * 1024 * 1024;
+
+    private SandboxOutput(OutputKind kind, Stream? stream = null, string? path = null, bool append = false, long captureLimit = DefaultCaptureLimitBytes)
     {
         Kind = kind;
         Stream = stream;
         Path = path;
         Append = append;
+        CaptureLimit = captureLimit;
     }
+
+    internal long CaptureLimit { get; }
 
     internal OutputKind Kind { get; }
     internal Stream? Stream { get; }
@@ -25,10 +31,20 @@ public sealed class SandboxOutput
     public static SandboxOutput Inherit { get; } = new(OutputKind.Inherit);
 
     /// <summary>
-    /// Buffers the output in memory; it appears in <see cref="SandboxResult.StandardOutput"/> or
-    /// <see cref="SandboxResult.StandardError"/> (decoded as UTF-8). The default.
+    /// Buffers the output in memory, up to <see cref="DefaultCaptureLimitBytes"/>; it appears in
+    /// <see cref="SandboxResult.StandardOutput"/> or <see cref="SandboxResult.StandardError"/>
+    /// (decoded as UTF-8). The default.
     /// </summary>
     public static SandboxOutput Capture { get; } = new(OutputKind.Capture);
+
+    /// <summary>
+    /// Like <see cref="Capture"/>, keeping at most <paramref name="maxBytes"/>; what comes after is
+    /// read (so the command never blocks) and dropped, and the result says it was truncated.
+    /// </summary>
+    public static SandboxOutput CaptureUpTo(long maxBytes) =>
+        maxBytes is >= 0 and <= int.MaxValue
+            ? new(OutputKind.Capture, captureLimit: maxBytes)
+            : throw new ArgumentOutOfRangeException(nameof(maxBytes), maxBytes, "Between 0 and 2 GiB.");
 
     /// <summary>
     /// A pipe the caller reads through <see cref="SandboxProcess.StandardOutput"/> or

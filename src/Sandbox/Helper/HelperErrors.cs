@@ -37,6 +37,7 @@ internal static class HelperErrors
         StepExec => "execute the command",
         StepExecNotFound => "find the command",
         StepSupervise => "supervise the sandbox",
+        StepCgroup => "place the sandbox in its cgroup",
         _ => $"step {step}",
     };
 
@@ -64,6 +65,7 @@ internal static class HelperErrors
         (StepMountTarget, ENOENT) => "A component of the mount target is a dangling symbolic link inside the root filesystem; links are resolved inside it, never on the host.",
         (StepMountTarget, 40 /* ELOOP */) => "A symbolic link in the mount target's path loops when resolved inside the root filesystem (for example an absolute link to a host path); links are never followed out to the host.",
         (StepMountTarget, ENOTDIR) => "A component of the mount target is a file, or a directory is mounted onto a file (or the other way round).",
+        (StepMountBind, EINVAL) => "In a user namespace the kernel refuses a non-recursive bind of a directory that has mounts below it (it would reveal what they cover): bind it recursively.",
         (StepMountBind, ENOENT) => "The bind mount source disappeared after validation, or is not visible to the sandbox's user.",
         (StepMountProc, EPERM or EBUSY) => "A fresh /proc needs the PID namespace and a host /proc that is fully visible (inside some containers, /proc has masked paths that forbid it). Keep SandboxNamespaces.Pid, or remove the ProcMount.",
         (StepExecNotFound, _) => config.Root.IsHost
@@ -74,6 +76,7 @@ internal static class HelperErrors
         (StepChdir, ENOENT or ENOTDIR) => $"The working directory {config.WorkingDirectory} does not exist inside the sandbox.",
         (StepChdir, EACCES) => $"The sandbox's user may not enter {config.WorkingDirectory}.",
         (StepSetUser, EINVAL) => "The uid or gid is not mapped in the sandbox's user namespace.",
+        (StepCgroup, _) => "The sandbox's cgroup could not be joined: on cgroup v2 the parent must have the controllers delegated and no processes of its own; clone3(CLONE_INTO_CGROUP) needs Linux 5.7.",
         (StepSpecParse, _) => "The library and sandbox-helper come from different builds. Rebuild, or reinstall the package so both match.",
         _ => null,
     };

@@ -27,6 +27,9 @@ internal static class HelperProtocol
     public const int RecCwd = 10;
     public const int RecTimeOffsets = 11;
     public const int RecTimeout = 12;
+    public const int RecCgroupJoin = 13;
+    public const int RecCgroupReturn = 14;
+    public const int RecCgroupUnified = 15;
     public const int NsUser = 0x01;
     public const int NsPid = 0x02;
     public const int NsMount = 0x04;
@@ -54,6 +57,7 @@ internal static class HelperProtocol
     public const int MaxPath = 4096;
     public const int MaxString = (128 * 1024);
     public const int MaxHostname = 64;
+    public const int MaxCgroupPaths = 32;
     public const int MsgHeaderSize = 16;
     public const int MsgMaxDetail = 1024;
     public const int MsgError = 1;
@@ -92,4 +96,5 @@ internal static class HelperProtocol
     public const int StepExec = 22;
     public const int StepExecNotFound = 23;
     public const int StepSupervise = 24;
+    public const int StepCgroup = 25;
 }

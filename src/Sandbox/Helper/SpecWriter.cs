@@ -15,14 +15,17 @@ internal sealed class SpecWriter
     private byte[] _buffer = new byte[4096];
     private int _length;
 
-    public static byte[] Write(SandboxConfiguration config, IReadOnlyList<string> command, HostIdentity caller)
+    public static byte[] Write(SandboxConfiguration config, IReadOnlyList<string> command, HostIdentity caller, CgroupJoin? cgroup = null)
     {
         var w = new SpecWriter();
-        w.WriteSpec(config, command, caller);
+        w.WriteSpec(config, command, caller, cgroup);
         return w._buffer.AsSpan(0, w._length).ToArray();
     }
 
-    private void WriteSpec(SandboxConfiguration config, IReadOnlyList<string> command, HostIdentity caller)
+    /// <summary>How the helper puts the sandbox's init into its cgroup (see protocol.h).</summary>
+    internal sealed record CgroupJoin(IReadOnlyList<string> JoinProcsFiles, IReadOnlyList<string> ReturnProcsFiles, string? UnifiedDirectory);
+
+    private void WriteSpec(SandboxConfiguration config, IReadOnlyList<string> command, HostIdentity caller, CgroupJoin? cgroup)
     {
         _length = SpecHeaderSize;
         U32Record(RecNamespaces, (uint)config.Namespaces);
@@ -72,6 +75,15 @@ internal sealed class SpecWriter
             U64((ulong)ToNanoseconds(config.MonotonicClockOffset));
             U64((ulong)ToNanoseconds(config.BoottimeClockOffset));
             EndRecord(r);
+        }
+        if (cgroup is not null)
+        {
+            foreach (var path in cgroup.JoinProcsFiles)
+                StringRecord(RecCgroupJoin, path);
+            foreach (var path in cgroup.ReturnProcsFiles)
+                StringRecord(RecCgroupReturn, path);
+            if (cgroup.UnifiedDirectory is { } unified)
+                StringRecord(RecCgroupUnified, unified);
         }
         if (config.Timeout is { } timeout)
         {

@@ -11,6 +11,16 @@ public sealed class Sandbox
 {
     internal Sandbox(SandboxConfiguration configuration) => Configuration = configuration;
 
+    /// <summary>
+    /// Removes cgroups that sandboxes of an earlier process left behind when it crashed
+    /// (killing what still runs in them). Call it at startup of a service that uses limits.
+    /// </summary>
+    /// <returns>How many cgroups were removed.</returns>
+    public static int RemoveStaleCgroups(Cgroups.CgroupPlacement? placement = null) =>
+        OperatingSystem.IsLinux()
+            ? Cgroups.CgroupFactory.RemoveStale(Cgroups.CgroupHost.Current, SandboxCgroups.NamePrefix, placement)
+            : throw new PlatformNotSupportedException("cgroups exist only on Linux.");
+
     /// <summary>The configuration this sandbox runs with.</summary>
     public SandboxConfiguration Configuration { get; }
 

@@ -2,6 +2,7 @@ using System.Buffers.Binary;
 using System.Diagnostics;
 using System.Security.Cryptography;
 using System.Text;
+using Sandboxing.Cgroups;
 using Sandboxing.Helper;
 using Sandboxing.IO;
 using Sandboxing.Interop;
@@ -23,13 +24,15 @@ public sealed class SandboxProcess : IAsyncDisposable
     private readonly long _startTimestamp;
     private readonly TaskCompletionSource<SandboxResult> _exit = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly Task _outputPumps;
-    private readonly MemoryStream? _capturedOutput, _capturedError;
+    private readonly CappedBuffer? _capturedOutput, _capturedError;
     private readonly CancellationTokenRegistration _cancellation;
+    private readonly ISandboxCgroup? _cgroup;
     private int _killRequested;
 
-    private SandboxProcess(LaunchedHelper helper, SandboxConfiguration config, string id, int pid, long startTimestamp, DateTimeOffset startTime, Message? earlyExit, CancellationToken cancellationToken)
+    private SandboxProcess(LaunchedHelper helper, ISandboxCgroup? cgroup, SandboxConfiguration config, string id, int pid, long startTimestamp, DateTimeOffset startTime, Message? earlyExit, CancellationToken cancellationToken)
     {
         _helper = helper;
+        _cgroup = cgroup;
         _config = config;
         Id = id;
         Pid = pid;
@@ -107,6 +110,22 @@ public sealed class SandboxProcess : IAsyncDisposable
             Send(CmdSignal, signal);
     }
 
+    /// <summary>What the sandbox has consumed so far; <see langword="null"/> when it has no cgroup.</summary>
+    public CgroupStats? GetStats() => HasExited ? null : _cgroup?.GetStats();
+
+    /// <summary>Freezes every process of the sandbox (cgroup freezer); they keep their state.</summary>
+    /// <exception cref="InvalidOperationException">The sandbox has no cgroup (set a limit or call WithCgroup()).</exception>
+    public Task PauseAsync(CancellationToken cancellationToken = default) =>
+        (_cgroup ?? throw NoCgroup("paused")).FreezeAsync(cancellationToken);
+
+    /// <summary>Lets a paused sandbox run again.</summary>
+    /// <exception cref="InvalidOperationException">The sandbox has no cgroup.</exception>
+    public Task ResumeAsync(CancellationToken cancellationToken = default) =>
+        (_cgroup ?? throw NoCgroup("resumed")).ThawAsync(cancellationToken);
+
+    private static InvalidOperationException NoCgroup(string what) =>
+        new($"This sandbox cannot be {what}: it has no cgroup. Give it one with SandboxBuilder.WithCgroup() or a resource limit.");
+
     /// <summary>Kills every process of the sandbox and waits until they are gone.</summary>
     public async Task<SandboxResult> KillAsync()
     {
@@ -179,20 +198,31 @@ public sealed class SandboxProcess : IAsyncDisposable
     internal static async Task<SandboxProcess> StartAsync(string helperPath, SandboxConfiguration config, IReadOnlyList<string> command, CancellationToken cancellationToken)
     {
         cancellationToken.ThrowIfCancellationRequested();
-        byte[] spec = SpecWriter.Write(config, command, HostIdentity.Current);
         string id = Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(6));
         var startTime = DateTimeOffset.UtcNow;
         long startTimestamp = Stopwatch.GetTimestamp();
-        var helper = HelperLauncher.Launch(helperPath, spec, config);
+        ISandboxCgroup? cgroup = config.HasCgroup ? SandboxCgroups.Create(config, id) : null;
+        LaunchedHelper helper;
+        try
+        {
+            byte[] spec = SpecWriter.Write(config, command, HostIdentity.Current, cgroup is null ? null : SandboxCgroups.JoinFor(cgroup));
+            helper = HelperLauncher.Launch(helperPath, spec, config);
+        }
+        catch
+        {
+            if (cgroup is not null)
+                await cgroup.DestroyAsync(CancellationToken.None).ConfigureAwait(false);
+            throw;
+        }
         try
         {
             var buffer = new byte[MsgHeaderSize + MsgMaxDetail];
             int n = await helper.Control.ReceiveAsync(buffer, cancellationToken).ConfigureAwait(false);
             var msg = Message.Parse(buffer.AsSpan(0, n));
             if (msg.Type == MsgStarted)
-                return new SandboxProcess(helper, config, id, msg.A, startTimestamp, startTime, null, cancellationToken);
+                return new SandboxProcess(helper, cgroup, config, id, msg.A, startTimestamp, startTime, null, cancellationToken);
             if (msg.Type == MsgExited)
-                return new SandboxProcess(helper, config, id, 0, startTimestamp, startTime, msg, cancellationToken); // the timeout struck during setup
+                return new SandboxProcess(helper, cgroup, config, id, 0, startTimestamp, startTime, msg, cancellationToken); // the timeout struck during setup
             throw msg.Type == MsgError
                 ? HelperErrors.ToException(msg.A, msg.B, msg.Detail, config)
                 : new SandboxException($"sandbox-helper (pid {helper.Pid}) ended before the command started{await DescribeHelperExitAsync(helper).ConfigureAwait(false)}.", "start sandbox-helper");
@@ -201,6 +231,8 @@ public sealed class SandboxProcess : IAsyncDisposable
         {
             await ShutDownHelperAsync(helper).ConfigureAwait(false);
             helper.Dispose();
+            if (cgroup is not null)
+                await cgroup.DestroyAsync(CancellationToken.None).ConfigureAwait(false);
             throw;
         }
     }
@@ -263,6 +295,15 @@ public sealed class SandboxProcess : IAsyncDisposable
                     error = msg;
             }
             await ShutDownHelperAsync(_helper).ConfigureAwait(false);
+            // Accounting first, then the cgroup goes: nothing of the sandbox remains after this.
+            CgroupEvents? events = null;
+            CgroupStats? stats = null;
+            if (_cgroup is not null)
+            {
+                events = _cgroup.GetEvents();
+                stats = _cgroup.GetStats();
+                await _cgroup.DestroyAsync(CancellationToken.None).ConfigureAwait(false);
+            }
             if (exited is not { } e)
             {
                 // The helper died without a report (killed from outside): processes it could
@@ -278,12 +319,25 @@ public sealed class SandboxProcess : IAsyncDisposable
             await _outputPumps.ConfigureAwait(false);
             _helper.StandardInput?.Dispose();
 
+            bool oomKilled = events is { OomKills: > 0 };
             var verdict = (e.C, e.A) switch
             {
                 (ReasonTimeout, _) => SandboxVerdict.TimedOut,
+                _ when oomKilled => SandboxVerdict.MemoryLimitExceeded,
                 (ReasonKilled, _) => SandboxVerdict.Canceled,
                 (_, ExitSignal) => SandboxVerdict.Signaled,
                 _ => SandboxVerdict.Exited,
+            };
+            SandboxUsage? usage = _cgroup is null ? null : new SandboxUsage
+            {
+                CpuUser = stats?.CpuUser,
+                CpuSystem = stats?.CpuSystem,
+                CpuTotal = stats?.CpuTotal,
+                MemoryPeakBytes = stats?.MemoryPeakBytes,
+                OomKills = events?.OomKills ?? 0,
+                LimitsHit = (oomKilled || events is { MemoryLimitHits: > 0 } ? SandboxLimits.Memory : 0)
+                    | (events is { PidsLimitHits: > 0 } ? SandboxLimits.Pids : 0)
+                    | (e.C == ReasonTimeout ? SandboxLimits.WallTime : 0),
             };
             _exit.TrySetResult(new SandboxResult(
                 Id,
@@ -294,7 +348,12 @@ public sealed class SandboxProcess : IAsyncDisposable
                 exitTime,
                 Stopwatch.GetElapsedTime(_startTimestamp, exitTimestamp),
                 Decode(_capturedOutput),
-                Decode(_capturedError)));
+                Decode(_capturedError),
+                usage)
+            {
+                StandardOutputTruncated = _capturedOutput?.Truncated ?? false,
+                StandardErrorTruncated = _capturedError?.Truncated ?? false,
+            });
         }
         catch (Exception ex)
         {
@@ -302,17 +361,44 @@ public sealed class SandboxProcess : IAsyncDisposable
         }
     }
 
-    private static string Decode(MemoryStream? captured) =>
+    private static string Decode(CappedBuffer? captured) =>
         captured is null ? "" : s_utf8.GetString(captured.GetBuffer(), 0, (int)captured.Length);
 
-    private static MemoryStream? StartOutputPump(SandboxOutput output, FdStream? pipe, List<Task> pumps)
+    /// <summary>Keeps the first <c>limit</c> bytes written and counts the rest as truncated.</summary>
+    private sealed class CappedBuffer(long limit) : MemoryStream
+    {
+        public bool Truncated { get; private set; }
+
+        // Every other Write overload of MemoryStream, for a derived type, ends up here.
+        public override void Write(byte[] buffer, int offset, int count)
+        {
+            long room = limit - Length;
+            if (count > room)
+            {
+                Truncated = true;
+                count = (int)Math.Max(0, room);
+            }
+            base.Write(buffer, offset, count);
+        }
+
+        public override ValueTask WriteAsync(ReadOnlyMemory<byte> buffer, CancellationToken cancellationToken = default)
+        {
+            if (System.Runtime.InteropServices.MemoryMarshal.TryGetArray(buffer, out var segment))
+                Write(segment.Array!, segment.Offset, segment.Count);
+            else
+                Write(buffer.ToArray(), 0, buffer.Length);
+            return ValueTask.CompletedTask;
+        }
+    }
+
+    private static CappedBuffer? StartOutputPump(SandboxOutput output, FdStream? pipe, List<Task> pumps)
     {
         if (pipe is null)
             return null;
         switch (output.Kind)
         {
             case SandboxOutput.OutputKind.Capture:
-                var captured = new MemoryStream();
+                var captured = new CappedBuffer(output.CaptureLimit);
                 pumps.Add(CopyAsync(pipe, captured));
                 return captured;
             case SandboxOutput.OutputKind.Stream:

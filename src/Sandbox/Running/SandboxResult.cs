@@ -14,6 +14,48 @@ public enum SandboxVerdict
 
     /// <summary>The caller cancelled or killed the run and the whole sandbox was killed.</summary>
     Canceled,
+
+    /// <summary>The kernel's OOM killer killed a process of the sandbox (any, not only the first) at the memory limit.</summary>
+    MemoryLimitExceeded,
+}
+
+/// <summary>Limits a run ran into.</summary>
+[Flags]
+public enum SandboxLimits
+{
+    /// <summary>None.</summary>
+    None = 0,
+
+    /// <summary>The memory limit (a process was OOM-killed, or allocations hit the limit).</summary>
+    Memory = 1,
+
+    /// <summary>The pids limit refused a fork.</summary>
+    Pids = 2,
+
+    /// <summary>The wall-clock limit.</summary>
+    WallTime = 4,
+}
+
+/// <summary>What a run consumed, from its cgroup's accounting (all its processes together).</summary>
+public sealed record SandboxUsage
+{
+    /// <summary>CPU time in user mode.</summary>
+    public TimeSpan? CpuUser { get; init; }
+
+    /// <summary>CPU time in kernel mode.</summary>
+    public TimeSpan? CpuSystem { get; init; }
+
+    /// <summary>Total CPU time.</summary>
+    public TimeSpan? CpuTotal { get; init; }
+
+    /// <summary>Highest memory use, in bytes, where the kernel reports it.</summary>
+    public long? MemoryPeakBytes { get; init; }
+
+    /// <summary>Processes the OOM killer killed.</summary>
+    public long OomKills { get; init; }
+
+    /// <summary>The limits that were hit.</summary>
+    public SandboxLimits LimitsHit { get; init; }
 }
 
 /// <summary>The outcome of one sandboxed run.</summary>
@@ -22,8 +64,9 @@ public sealed class SandboxResult
     internal SandboxResult(
         string sandboxId, int? exitCode, int? signal, SandboxVerdict verdict,
         DateTimeOffset startTime, DateTimeOffset exitTime, TimeSpan wallTime,
-        string standardOutput, string standardError)
+        string standardOutput, string standardError, SandboxUsage? usage = null)
     {
+        Usage = usage;
         SandboxId = sandboxId;
         ExitCode = exitCode;
         Signal = signal;
@@ -61,6 +104,15 @@ public sealed class SandboxResult
 
     /// <summary>Captured standard error (UTF-8), or empty when it was not captured.</summary>
     public string StandardError { get; }
+
+    /// <summary>Whether captured standard output passed its capture limit and was cut there.</summary>
+    public bool StandardOutputTruncated { get; init; }
+
+    /// <summary>Whether captured standard error passed its capture limit and was cut there.</summary>
+    public bool StandardErrorTruncated { get; init; }
+
+    /// <summary>What the run consumed; <see langword="null"/> when the sandbox had no cgroup.</summary>
+    public SandboxUsage? Usage { get; }
 
     /// <summary>Whether the command exited with code 0.</summary>
     public bool IsSuccess => Verdict == SandboxVerdict.Exited && ExitCode == 0;

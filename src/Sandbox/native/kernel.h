@@ -41,6 +41,7 @@
 #define SBX_RESOLVE_IN_ROOT 0x10
 #define SBX_CLONE_NEWTIME 0x00000080
 #define SBX_CLONE_PIDFD 0x00001000
+#define SBX_CLONE_INTO_CGROUP 0x200000000ULL
 
 struct sbx_mount_attr {
     uint64_t attr_set, attr_clr, propagation, userns_fd;

@@ -94,21 +94,39 @@ int main(int argc, char **argv)
         finish(SBX_FD_CONTROL, 1);
     }
 
+    /* The sandbox's init must be inside its cgroups before it runs anything: v1 cgroups by
+     * joining them ourselves before the clone (the child inherits them), the v2 one by
+     * cloning straight into it. */
+    for (size_t i = 0; i < spec.n_cgroup_join; i++)
+        if (write_file(spec.cgroup_join[i], "0") != 0) {
+            report_error(SBX_STEP_CGROUP, errno, "join %s", spec.cgroup_join[i]);
+            finish(SBX_FD_CONTROL, 1);
+        }
+    int cgroup_fd = -1;
+    if (spec.cgroup_unified != NULL && (cgroup_fd = open(spec.cgroup_unified, O_PATH | O_DIRECTORY | O_CLOEXEC)) < 0) {
+        report_error(SBX_STEP_CGROUP, errno, "open %s", spec.cgroup_unified);
+        finish(SBX_FD_CONTROL, 1);
+    }
+
     int pidfd = -1;
     struct sbx_clone_args args = {
-        .flags = ns_clone_flags(spec.namespaces) | SBX_CLONE_PIDFD,
+        .flags = ns_clone_flags(spec.namespaces) | SBX_CLONE_PIDFD | (cgroup_fd >= 0 ? SBX_CLONE_INTO_CGROUP : 0),
         .pidfd = (uint64_t)(uintptr_t)&pidfd,
         .exit_signal = SIGCHLD,
+        .cgroup = cgroup_fd >= 0 ? (uint64_t)cgroup_fd : 0,
     };
     pid_t child = (pid_t)sys_clone3(&args);
     if (child < 0) {
-        report_error(SBX_STEP_CLONE, errno, "clone3 flags 0x%llx", (unsigned long long)args.flags);
+        report_error(cgroup_fd >= 0 && (errno == EBUSY || errno == EOPNOTSUPP || errno == EACCES) ? SBX_STEP_CGROUP : SBX_STEP_CLONE,
+                     errno, "clone3 flags 0x%llx%s%s", (unsigned long long)args.flags, cgroup_fd >= 0 ? " into " : "", cgroup_fd >= 0 ? spec.cgroup_unified : "");
         finish(SBX_FD_CONTROL, 1);
     }
     if (child == 0) {
         close(report_pair[0]);
         close(sync_pipe[1]);
         close(SBX_FD_CONTROL); /* the sandbox never holds the library's channel */
+        if (cgroup_fd >= 0)
+            close(cgroup_fd);
         report_fd = report_pair[1];
         die_control_fd = -1;
         sandbox_child_main(&spec, sync_pipe[0]);
@@ -116,6 +134,12 @@ int main(int argc, char **argv)
     close(report_pair[1]);
     close(sync_pipe[0]);
     die_kill_pid = child;
+    if (cgroup_fd >= 0)
+        close(cgroup_fd);
+    /* Back to where we came from: the supervisor is not part of the sandbox's accounting. */
+    for (size_t i = 0; i < spec.n_cgroup_return; i++)
+        if (write_file(spec.cgroup_return[i], "0") != 0)
+            die(SBX_STEP_CGROUP, errno, "return to %s", spec.cgroup_return[i]);
 
     struct sandbox sb = {
         .init_pid = child,

@@ -49,6 +49,16 @@
 #define SBX_REC_TIME_OFFSETS 11
 /* payload: u64 wall-clock limit in milliseconds - once */
 #define SBX_REC_TIMEOUT 12
+/* payload: string, a cgroup.procs file the helper writes "0" into before it clones, so the
+ * sandbox's init starts inside that (v1) cgroup - repeated */
+#define SBX_REC_CGROUP_JOIN 13
+/* payload: string, a cgroup.procs file the helper writes "0" into right after it cloned: its
+ * own original cgroup, so the supervisor does not count against the sandbox's limits -
+ * repeated */
+#define SBX_REC_CGROUP_RETURN 14
+/* payload: string, a cgroup v2 directory the sandbox's init is cloned into
+ * (clone3 CLONE_INTO_CGROUP, Linux 5.7) - once */
+#define SBX_REC_CGROUP_UNIFIED 15
 
 /* namespace flags */
 #define SBX_NS_USER 0x01
@@ -86,6 +96,7 @@
 #define SBX_MAX_PATH 4096
 #define SBX_MAX_STRING (128 * 1024) /* MAX_ARG_STRLEN */
 #define SBX_MAX_HOSTNAME 64
+#define SBX_MAX_CGROUP_PATHS 32
 
 /* ---- Control channel messages (both directions) ----------------------------------- */
 /* every message: u32 type, i32 a, i32 b, i32 c, then up to SBX_MSG_MAX_DETAIL bytes of
@@ -141,5 +152,6 @@
 #define SBX_STEP_EXEC 22
 #define SBX_STEP_EXEC_NOT_FOUND 23
 #define SBX_STEP_SUPERVISE 24
+#define SBX_STEP_CGROUP 25
 
 #endif

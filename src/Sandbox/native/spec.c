@@ -89,7 +89,7 @@ int spec_parse(const uint8_t *buf, size_t len, struct sbx_spec *spec, char *err,
     /* Every record has an 8-byte header, so there are at most len/8 of them; strings copy
      * at most len bytes plus a NUL each; arrays hold at most len/8 entries plus a NULL. */
     size_t max_records = len / SBX_RECORD_HEADER_SIZE + 1;
-    size_t arena_size = len + max_records /* NULs */ + 2 * (max_records + 1) * sizeof(char *) /* argv, envp */
+    size_t arena_size = len + max_records /* NULs */ + 4 * (max_records + 1) * sizeof(char *) /* argv, envp, cgroup paths */
                         + max_records * sizeof(struct sbx_mount) + 2 * max_records * sizeof(struct sbx_id_map) + 64;
     struct arena a = {.base = calloc(1, arena_size), .used = 0, .size = arena_size};
     if (a.base == NULL)
@@ -100,6 +100,8 @@ int spec_parse(const uint8_t *buf, size_t len, struct sbx_spec *spec, char *err,
     spec->mounts = arena_alloc(&a, max_records * sizeof(struct sbx_mount), 8);
     spec->uid_maps = arena_alloc(&a, max_records * sizeof(struct sbx_id_map), 4);
     spec->gid_maps = arena_alloc(&a, max_records * sizeof(struct sbx_id_map), 4);
+    spec->cgroup_join = arena_alloc(&a, (max_records + 1) * sizeof(char *), sizeof(char *));
+    spec->cgroup_return = arena_alloc(&a, (max_records + 1) * sizeof(char *), sizeof(char *));
 
     int seen_namespaces = 0, seen_root = 0;
     struct reader r = {buf + SBX_SPEC_HEADER_SIZE, len - SBX_SPEC_HEADER_SIZE};
@@ -201,6 +203,19 @@ int spec_parse(const uint8_t *buf, size_t len, struct sbx_spec *spec, char *err,
             if (spec->timeout_ms != 0 || size != 8 || take_u64(&p, &spec->timeout_ms) || spec->timeout_ms == 0)
                 goto bad_record;
             break;
+        case SBX_REC_CGROUP_JOIN:
+        case SBX_REC_CGROUP_RETURN: {
+            char **list = tag == SBX_REC_CGROUP_JOIN ? spec->cgroup_join : spec->cgroup_return;
+            size_t *n = tag == SBX_REC_CGROUP_JOIN ? &spec->n_cgroup_join : &spec->n_cgroup_return;
+            if (*n >= SBX_MAX_CGROUP_PATHS || (list[*n] = (char *)take_string(&p, size, &a)) == NULL || !is_absolute_path(list[*n]))
+                goto bad_record;
+            (*n)++;
+            break;
+        }
+        case SBX_REC_CGROUP_UNIFIED:
+            if (spec->cgroup_unified != NULL || (spec->cgroup_unified = take_string(&p, size, &a)) == NULL || !is_absolute_path(spec->cgroup_unified))
+                goto bad_record;
+            break;
         default:
             spec_free(spec);
             return fail(err, err_len, "unknown spec record tag %u: the library and sandbox-helper come from different builds", tag);
@@ -215,6 +230,8 @@ int spec_parse(const uint8_t *buf, size_t len, struct sbx_spec *spec, char *err,
         return spec_free(spec), fail(err, err_len, "clock offsets given without the time namespace");
     spec->argv[spec->argc] = NULL;
     spec->envp[spec->envc] = NULL;
+    spec->cgroup_join[spec->n_cgroup_join] = NULL;
+    spec->cgroup_return[spec->n_cgroup_return] = NULL;
     return 0;
 
 truncated:

@@ -35,6 +35,9 @@ struct sbx_spec {
     int has_time_offsets;
     int64_t monotonic_offset_ns, boottime_offset_ns;
     uint64_t timeout_ms; /* 0: none */
+    char **cgroup_join, **cgroup_return; /* NULL-terminated cgroup.procs paths */
+    size_t n_cgroup_join, n_cgroup_return;
+    const char *cgroup_unified; /* NULL: none */
 
     void *arena_; /* owns every string and array above */
 };

@@ -1,0 +1,133 @@
+using Sandboxing.Cgroups;
+using Sandboxing.Tests.Support;
+
+namespace Sandboxing.Tests;
+
+/// <summary>
+/// Resource limits through the sandbox's own cgroup, on the real kernel: a memory bomb, a fork
+/// bomb and a CPU spin stay inside their limits, and the verdict says which limit ended them.
+/// </summary>
+[Collection(nameof(HygieneTests))] // counts cgroups process-wide; timing-sensitive
+public class ResourceTests : IDisposable
+{
+    private const string Allocate200MiB = "python3 -c \"b = bytearray(200 * 1024 * 1024); print(len(b))\"";
+
+    [Fact]
+    public async Task A_memory_bomb_ends_as_MemoryLimitExceeded()
+    {
+        var r = Track(await new SandboxBuilder().WithMemoryLimit(32L << 20).Build().ShAsync(Allocate200MiB));
+        Assert.Equal(SandboxVerdict.MemoryLimitExceeded, r.Verdict);
+        Assert.Equal(128 + 9, r.ShellExitStatus); // python was SIGKILLed; sh reports 137
+        Assert.NotNull(r.Usage);
+        Assert.True(r.Usage!.OomKills >= 1);
+        Assert.True(r.Usage.LimitsHit.HasFlag(SandboxLimits.Memory));
+        Assert.DoesNotContain("209715200", r.StandardOutput);
+    }
+
+    [Fact]
+    public async Task An_OOM_kill_of_a_child_process_is_detected_too()
+    {
+        var r = Track(await new SandboxBuilder().WithMemoryLimit(32L << 20).Build().ShAsync($"{Allocate200MiB}; echo child-status=$?"));
+        Assert.Equal(SandboxVerdict.MemoryLimitExceeded, r.Verdict);
+        Assert.Equal(0, r.ExitCode); // the shell itself exited normally
+        Assert.Contains("child-status=137", r.StandardOutput);
+    }
+
+    [Fact]
+    public async Task Within_the_limit_memory_use_is_reported()
+    {
+        var r = Track(await new SandboxBuilder().WithMemoryLimit(256L << 20).Build().ShAsync(Allocate200MiB.Replace("200", "64")));
+        Assert.Equal(SandboxVerdict.Exited, r.Verdict);
+        Assert.Equal(0, r.ExitCode);
+        Assert.Equal(0, r.Usage!.OomKills);
+        if (r.Usage.MemoryPeakBytes is { } peak)
+            Assert.InRange(peak, 64L << 20, 256L << 20);
+    }
+
+    [Fact]
+    public async Task A_fork_bomb_stops_at_the_pids_limit_and_the_sandbox_is_still_killable()
+    {
+        string token = Sandboxes.UniqueSleepToken();
+        var sandbox = new SandboxBuilder().WithPidsLimit(16).WithTimeout(TimeSpan.FromSeconds(30)).Build();
+        // The shell forks until the kernel refuses (dash then gives up with "Cannot fork").
+        var r = Track(await sandbox.ShAsync($"while :; do sleep {token} & done"));
+        Assert.True(r.Usage!.LimitsHit.HasFlag(SandboxLimits.Pids), $"limits hit: {r.Usage.LimitsHit}");
+        Assert.Contains("fork", r.StandardError, StringComparison.OrdinalIgnoreCase);
+        Assert.Empty(Sandboxes.HostPidsWithArgument(token)); // its 15 sleeps died with the sandbox
+
+        // A bomb that keeps trying (python retries on EAGAIN) is still killable.
+        string token2 = Sandboxes.UniqueSleepToken();
+        await using var p = Track(await new SandboxBuilder().WithPidsLimit(16).WithStandardOutput(SandboxOutput.Pipe).Build().StartAsync(
+            ["python3", "-c", $"import os, sys\nprint('ready', flush=True)\nwhile True:\n    try:\n        os.posix_spawn('/bin/sleep', ['sleep', '{token2}'], {{}})\n    except OSError:\n        pass"]));
+        Assert.Equal("ready", await new StreamReader(p.StandardOutput).ReadLineAsync());
+        var killed = await p.KillAsync();
+        Assert.Equal(SandboxVerdict.Canceled, killed.Verdict);
+        Assert.Empty(Sandboxes.HostPidsWithArgument(token2));
+    }
+
+    [Fact]
+    public async Task A_cpu_limit_keeps_a_spin_near_its_share()
+    {
+        var sandbox = new SandboxBuilder().WithCpuLimit(0.2).WithTimeout(TimeSpan.FromSeconds(3)).Build();
+        var r = Track(await sandbox.ShAsync("while :; do :; done"));
+        Assert.Equal(SandboxVerdict.TimedOut, r.Verdict);
+        double share = r.Usage!.CpuTotal!.Value.TotalSeconds / r.WallTime.TotalSeconds;
+        Assert.InRange(share, 0.08, 0.35);
+    }
+
+    [Fact]
+    public async Task Pause_stops_progress_and_resume_continues_it()
+    {
+        var sandbox = new SandboxBuilder().WithCgroup().Build();
+        await using var p = Track(await sandbox.StartAsync(["/bin/sh", "-c", "while :; do :; done"]));
+        await p.PauseAsync();
+        var frozen = p.GetStats()!.CpuTotal;
+        await Task.Delay(300); // a measurement interval, not synchronisation: a frozen cgroup uses no CPU
+        Assert.Equal(frozen, p.GetStats()!.CpuTotal);
+        await p.ResumeAsync();
+        await Task.Delay(300);
+        Assert.True(p.GetStats()!.CpuTotal > frozen);
+        var r = await p.KillAsync();
+        Assert.Equal(SandboxVerdict.Canceled, r.Verdict);
+    }
+
+    [Fact]
+    public async Task Without_a_cgroup_pause_is_refused_clearly()
+    {
+        await using var p = Track(await new SandboxBuilder().Build().StartAsync(["/bin/sleep", "1000"]));
+        var e = await Assert.ThrowsAsync<InvalidOperationException>(() => p.PauseAsync());
+        Assert.Contains("WithCgroup", e.Message);
+        Assert.Null(p.GetStats());
+    }
+
+    [Fact]
+    public async Task Bad_limits_are_refused_by_Build()
+    {
+        _ids.Add("none");
+        Assert.Equal("resources.memory", Assert.Throws<SandboxConfigurationException>(() => new SandboxBuilder().WithMemoryLimit(1024).Build()).Setting);
+        Assert.Equal("resources.cpus", Assert.Throws<SandboxConfigurationException>(() => new SandboxBuilder().WithCpuLimit(0).Build()).Setting);
+        Assert.Equal("resources.pidsLimit", Assert.Throws<SandboxConfigurationException>(() => new SandboxBuilder().WithPidsLimit(0).Build()).Setting);
+        Assert.Equal("resources.cpusetCpus", Assert.Throws<SandboxConfigurationException>(() => new SandboxBuilder().WithResources(l => l with { CpusetCpus = "x" }).Build()).Setting);
+        await Task.CompletedTask;
+    }
+
+    private readonly List<string> _ids = [];
+
+    private T Track<T>(T result) where T : class
+    {
+        if (result is SandboxResult r)
+            _ids.Add(r.SandboxId);
+        else if (result is SandboxProcess p)
+            _ids.Add(p.Id);
+        return result;
+    }
+
+    /// <summary>After every test: none of its sandboxes' cgroups is left in any hierarchy.</summary>
+    public void Dispose()
+    {
+        Assert.NotEmpty(_ids);
+        foreach (var h in CgroupHost.Current.Hierarchies)
+            foreach (var id in _ids)
+                Assert.False(Directory.Exists(Path.Combine(h.Directory, "sandbox-" + id)), $"cgroup sandbox-{id} left in {h.Directory}");
+    }
+}
