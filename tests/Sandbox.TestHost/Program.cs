@@ -4,6 +4,7 @@ using Sandboxing;
 //   probe            run a default sandbox that prints what it sees; print the result
 //   hold TOKEN [nopid]  start `sleep TOKEN` in a sandbox, print "ready <pid>", wait forever
 //   statuses         run commands with known outcomes; print one line per result
+//   limits           run with a memory limit; print the verdict or the error
 switch (args.FirstOrDefault())
 {
     case "probe":
@@ -12,6 +13,19 @@ switch (args.FirstOrDefault())
             ["/bin/sh", "-c", "id -u; id -g; cat /proc/self/uid_map; hostname; echo pid=$$; touch /usr/probe 2>/dev/null && echo usr-writable || echo usr-readonly"]);
         Console.Write(result.StandardOutput);
         Console.WriteLine($"verdict={result.Verdict} code={result.ExitCode}");
+        return 0;
+    }
+    case "limits":
+    {
+        try
+        {
+            var result = await new SandboxBuilder().WithMemoryLimit(64L << 20).Build().RunAsync(["/bin/true"]);
+            Console.WriteLine($"ran verdict={result.Verdict}");
+        }
+        catch (SandboxException e)
+        {
+            Console.WriteLine($"error step={e.Step}: {e.Message}");
+        }
         return 0;
     }
     case "hold":

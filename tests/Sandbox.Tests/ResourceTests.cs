@@ -92,6 +92,29 @@ public class ResourceTests : IDisposable
     }
 
     [Fact]
+    public async Task Statistics_stream_while_the_sandbox_runs_and_list_its_processes()
+    {
+        var sandbox = new SandboxBuilder().WithCgroup().WithStandardOutput(SandboxOutput.Pipe).Build();
+        await using var p = Track(await sandbox.StartAsync(["/bin/sh", "-c", "sleep 1000 & sleep 1000 & echo ready; while :; do :; done"]));
+        Assert.Equal("ready", await new StreamReader(p.StandardOutput).ReadLineAsync());
+        var pids = p.GetProcessIds();
+        Assert.Contains(p.Pid, pids);
+        Assert.True(pids.Count >= 4, $"sh, two sleeps and init: {string.Join(',', pids)}"); // init is in it too
+        var samples = new List<CgroupStats>();
+        await foreach (var stats in p.StreamStatsAsync(TimeSpan.FromMilliseconds(100)))
+        {
+            samples.Add(stats);
+            if (samples.Count == 3)
+                break;
+        }
+        Assert.Equal(3, samples.Count);
+        Assert.True(samples[2].CpuTotal > samples[0].CpuTotal, "a spinning shell consumes CPU between samples");
+        Assert.True(samples[0].PidsCurrent >= 4);
+        await p.KillAsync();
+        Assert.Empty(p.GetProcessIds());
+    }
+
+    [Fact]
     public async Task Without_a_cgroup_pause_is_refused_clearly()
     {
         await using var p = Track(await new SandboxBuilder().Build().StartAsync(["/bin/sleep", "1000"]));

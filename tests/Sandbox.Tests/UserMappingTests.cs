@@ -56,4 +56,13 @@ public class UserMappingTests
         Assert.Equal("usr-readonly", lines[5]);
         Assert.Equal("verdict=Exited code=0", lines[6]);
     }
+
+    [Fact]
+    public async Task An_unprivileged_caller_without_a_delegated_cgroup_gets_a_clear_error_for_limits()
+    {
+        var (code, output, error) = await TestHostProcess.RunAsync(TestHostProcess.AsNobody, "limits");
+        Assert.True(code == 0, error);
+        Assert.StartsWith("error step=create the cgroup: Sandbox could not create its cgroup", output.Trim());
+        Assert.Contains("Hint:", output);
+    }
 }

@@ -19,9 +19,9 @@ internal static class SandboxCgroups
         }
         catch (Exception e) when (e is IOException or InvalidOperationException or ArgumentException or UnauthorizedAccessException)
         {
-            int errno = e is CgroupWriteException w ? w.ErrorNumber : 0;
-            throw new SandboxException($"Sandbox could not create its cgroup: {e.Message}", "create the cgroup", errno,
-                "Limits need a cgroup the caller may create children in: its own cgroup must be writable (root, or delegated to the user: systemd Delegate=yes), and on cgroup v2 its controllers enabled for children.", e);
+            int errno = (e as CgroupWriteException ?? e.InnerException as CgroupWriteException)?.ErrorNumber ?? 0;
+            const string hint = "Limits need a cgroup the caller may create children in: its own cgroup must be writable (root, or delegated to the user: systemd Delegate=yes, or systemd-run --user --scope -p Delegate=yes), and on cgroup v2 its controllers enabled for children.";
+            throw new SandboxException($"Sandbox could not create its cgroup: {e.Message} Hint: {hint}", "create the cgroup", errno, hint, e);
         }
     }
 

@@ -113,6 +113,40 @@ public sealed class SandboxProcess : IAsyncDisposable
     /// <summary>What the sandbox has consumed so far; <see langword="null"/> when it has no cgroup.</summary>
     public CgroupStats? GetStats() => HasExited ? null : _cgroup?.GetStats();
 
+    /// <summary>
+    /// Statistics every <paramref name="interval"/> until the sandbox ends (or the token is
+    /// cancelled), like docker stats. Empty when the sandbox has no cgroup.
+    /// </summary>
+    public async IAsyncEnumerable<CgroupStats> StreamStatsAsync(TimeSpan interval, [System.Runtime.CompilerServices.EnumeratorCancellation] CancellationToken cancellationToken = default)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThanOrEqual(interval, TimeSpan.Zero);
+        if (_cgroup is null)
+            yield break;
+        using var timer = new PeriodicTimer(interval);
+        while (!HasExited)
+        {
+            CgroupStats? stats = null;
+            try
+            {
+                stats = _cgroup.GetStats();
+            }
+            catch (IOException) when (HasExited)
+            {
+                // the cgroup went away with the sandbox
+            }
+            if (stats is null || HasExited)
+                yield break;
+            yield return stats;
+            var tick = timer.WaitForNextTickAsync(cancellationToken).AsTask();
+            if (await Task.WhenAny(tick, _exit.Task).ConfigureAwait(false) != tick)
+                yield break;
+            await tick.ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>Host pids of every process in the sandbox; empty when it has no cgroup or has ended.</summary>
+    public IReadOnlyList<int> GetProcessIds() => HasExited || _cgroup is null ? [] : _cgroup.GetProcessIds();
+
     /// <summary>Freezes every process of the sandbox (cgroup freezer); they keep their state.</summary>
     /// <exception cref="InvalidOperationException">The sandbox has no cgroup (set a limit or call WithCgroup()).</exception>
     public Task PauseAsync(CancellationToken cancellationToken = default) =>
