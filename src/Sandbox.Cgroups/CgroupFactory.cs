@@ -48,6 +48,8 @@ public static class CgroupFactory
         ArgumentNullException.ThrowIfNull(host);
         ArgumentNullException.ThrowIfNull(limits);
         fs ??= RealFileSystem();
+        if (limits.SkipUnavailableControllers)
+            limits = limits.WithoutUnavailableControllers(host, out _);
         return host.Mode switch
         {
             CgroupMode.Unified => V2Cgroup.Create(

@@ -39,6 +39,43 @@ public sealed record CgroupLimits
     /// <summary>Block I/O throttles per device (v2 io.max; v1 blkio.throttle.*). docker --device-read-bps etc.</summary>
     public ImmutableArray<IoThrottle> IoThrottles { get; init; } = [];
 
+    /// <summary>
+    /// Whether a limit whose controller this host does not offer is dropped instead of failing
+    /// (see <see cref="WithoutUnavailableControllers"/>). Off by default: a limit asked for is a
+    /// limit enforced, or an error naming the missing controller.
+    /// </summary>
+    public bool SkipUnavailableControllers { get; init; }
+
+    /// <summary>
+    /// These limits without those whose controller <paramref name="host"/> lacks, and the names of
+    /// the controllers that were missing.
+    /// </summary>
+    public CgroupLimits WithoutUnavailableControllers(CgroupHost host, out IReadOnlyList<string> skipped)
+    {
+        ArgumentNullException.ThrowIfNull(host);
+        var missing = new List<string>();
+        bool Has(string controller, bool wanted)
+        {
+            if (!wanted || host.FindController(controller) is not null)
+                return true;
+            missing.Add(controller);
+            return false;
+        }
+        var result = this;
+        if (!Has("memory", MemoryBytes is not null || MemorySwapBytes is not null || MemoryReservationBytes is not null))
+            result = result with { MemoryBytes = null, MemorySwapBytes = null, MemoryReservationBytes = null };
+        if (!Has("cpu", Cpus is not null || CpuShares is not null))
+            result = result with { Cpus = null, CpuShares = null };
+        if (!Has("cpuset", CpusetCpus is not null || CpusetMems is not null))
+            result = result with { CpusetCpus = null, CpusetMems = null };
+        if (!Has("pids", PidsMax is not null))
+            result = result with { PidsMax = null };
+        if (!Has("io", !IoThrottles.IsDefaultOrEmpty))
+            result = result with { IoThrottles = [] };
+        skipped = missing;
+        return result;
+    }
+
     /// <summary>Whether no limit is set at all.</summary>
     public bool IsEmpty => MemoryBytes is null && MemorySwapBytes is null && MemoryReservationBytes is null && Cpus is null
         && CpuShares is null && CpusetCpus is null && CpusetMems is null && PidsMax is null && IoThrottles.IsDefaultOrEmpty;

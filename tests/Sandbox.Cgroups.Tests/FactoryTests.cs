@@ -94,3 +94,27 @@ public class FactoryTests
         Assert.Empty(DirectoriesNamed(fs, "other-live"));
     }
 }
+
+/// <summary>Optional limits: dropped only when the user said so, and only those the host cannot enforce.</summary>
+public class OptionalLimitTests
+{
+    [Fact]
+    public void Limits_whose_controller_is_missing_are_dropped_only_when_optional()
+    {
+        const string session = "/sys/fs/cgroup/user.slice/user-1000.slice/session-2.scope";
+        var fs = FakeCgroupFileSystem.FromFixture("pure-v2-systemd")
+            .AddFile("/sys/fs/cgroup/cgroup.controllers", "memory pids\n")
+            .AddFile(session + "/cgroup.controllers", "memory pids\n");
+        var host = CgroupHost.Detect(fs);
+        var limits = new CgroupLimits { MemoryBytes = 64L << 20, Cpus = 0.5, CpusetCpus = "0", PidsMax = 8 };
+
+        var kept = limits.WithoutUnavailableControllers(host, out var skipped);
+
+        Assert.Equal(["cpu", "cpuset"], skipped);
+        Assert.Equal(64L << 20, kept.MemoryBytes);
+        Assert.Equal(8, kept.PidsMax);
+        Assert.Null(kept.Cpus);
+        Assert.Null(kept.CpusetCpus);
+        Assert.Equal(0.5, limits.Cpus);
+    }
+}
