@@ -114,6 +114,17 @@ public class ResourceTests : IDisposable
         Assert.Empty(p.GetProcessIds());
     }
 
+    [Theory]
+    [InlineData("no-such-program")]
+    [InlineData("/etc/passwd")]
+    public async Task A_start_that_fails_half_way_leaves_no_cgroup(string program)
+    {
+        var sandbox = new SandboxBuilder().WithMemoryLimit(64L << 20).WithPidsLimit(32).Build();
+        var e = await Assert.ThrowsAsync<SandboxException>(() => sandbox.RunAsync([program]));
+        Assert.NotNull(e.SandboxId);
+        _ids.Add(e.SandboxId!); // Dispose checks its cgroups are gone from every hierarchy
+    }
+
     [Fact]
     public async Task Without_a_cgroup_pause_is_refused_clearly()
     {

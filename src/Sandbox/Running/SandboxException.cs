@@ -22,6 +22,9 @@ public class SandboxException : Exception
 
     /// <summary>What is likely to fix the problem, when known.</summary>
     public string? Hint { get; }
+
+    /// <summary>The id of the sandbox that failed, once one was assigned (its cgroup is named sandbox-&lt;id&gt;).</summary>
+    public string? SandboxId { get; internal set; }
 }
 
 /// <summary>

@@ -235,15 +235,26 @@ public sealed class SandboxProcess : IAsyncDisposable
         string id = Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(6));
         var startTime = DateTimeOffset.UtcNow;
         long startTimestamp = Stopwatch.GetTimestamp();
-        ISandboxCgroup? cgroup = config.HasCgroup ? SandboxCgroups.Create(config, id) : null;
+        ISandboxCgroup? cgroup;
+        try
+        {
+            cgroup = config.HasCgroup ? SandboxCgroups.Create(config, id) : null;
+        }
+        catch (SandboxException e)
+        {
+            e.SandboxId = id;
+            throw;
+        }
         LaunchedHelper helper;
         try
         {
             byte[] spec = SpecWriter.Write(config, command, HostIdentity.Current, cgroup is null ? null : SandboxCgroups.JoinFor(cgroup));
             helper = HelperLauncher.Launch(helperPath, spec, config);
         }
-        catch
+        catch (Exception e)
         {
+            if (e is SandboxException se)
+                se.SandboxId = id;
             if (cgroup is not null)
                 await cgroup.DestroyAsync(CancellationToken.None).ConfigureAwait(false);
             throw;
@@ -261,8 +272,10 @@ public sealed class SandboxProcess : IAsyncDisposable
                 ? HelperErrors.ToException(msg.A, msg.B, msg.Detail, config)
                 : new SandboxException($"sandbox-helper (pid {helper.Pid}) ended before the command started{await DescribeHelperExitAsync(helper).ConfigureAwait(false)}.", "start sandbox-helper");
         }
-        catch
+        catch (Exception e)
         {
+            if (e is SandboxException se)
+                se.SandboxId = id;
             await ShutDownHelperAsync(helper).ConfigureAwait(false);
             helper.Dispose();
             if (cgroup is not null)
