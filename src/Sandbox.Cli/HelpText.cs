@@ -38,7 +38,10 @@ internal static class HelpText
 
         The resource limits (--memory, --cpus, --pids-limit, ...) are docker's, enforced through
         a cgroup of the sandbox's own, on cgroup v1 or v2. They need a cgroup the caller may
-        create children in: run as root, or in a cgroup delegated to the user.
+        create children in: run as root, or in a cgroup delegated to the user. On cgroup v2 a
+        cgroup that holds processes cannot hand controllers to children: run the CLI in a
+        delegated scope (systemd-run --user --scope -p Delegate=yes sandbox run ...), or give
+        --cgroup-move-to-leaf, or --cgroup-parent.
 
         Options:
               --bind SRC:DST[:ro|:rw]  Bind mount the host path SRC at DST, read-write unless
@@ -47,6 +50,13 @@ internal static class HelpText
               --cgroup                 Give the sandbox a cgroup even without limits, so the
                                        report has its usage (implied by every limit)
                                          --cgroup --report result.json
+              --cgroup-move-to-leaf    On cgroup v2, first move this process (only it) into a
+                                       leaf cgroup beside the sandboxes, so controllers can be
+                                       enabled for them
+                                         --memory 64m --cgroup-move-to-leaf
+              --cgroup-parent DIR      Create sandbox cgroups under this cgroup v2 directory
+                                       instead of under the CLI's own cgroup
+                                         --cgroup-parent /sys/fs/cgroup/sandboxes
           -c, --cpu-shares N           Relative CPU weight when CPUs are busy: 2 to 262144,
                                        1024 is normal
                                          --cpu-shares 512

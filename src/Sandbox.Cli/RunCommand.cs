@@ -111,6 +111,8 @@ internal static class RunCommand
         }
         if (options.UseCgroup)
             builder = builder.WithCgroup();
+        if (options.CgroupParent is not null || options.CgroupMoveToLeaf)
+            builder = builder.WithCgroupPlacement(new CgroupPlacement { ParentDirectory = options.CgroupParent, MoveCallerToLeaf = options.CgroupMoveToLeaf });
         return builder;
     }
 

@@ -63,6 +63,12 @@ internal sealed record RunOptions
 
     /// <summary><c>--cgroup</c>: give the sandbox a cgroup (for the report's usage) even without limits.</summary>
     public bool UseCgroup { get; init; }
+
+    /// <summary><c>--cgroup-parent DIR</c>: a cgroup v2 directory to create sandbox cgroups under.</summary>
+    public string? CgroupParent { get; init; }
+
+    /// <summary><c>--cgroup-move-to-leaf</c>: on cgroup v2, move this process into a leaf first so controllers can be enabled.</summary>
+    public bool CgroupMoveToLeaf { get; init; }
 }
 
 /// <summary>One <c>--device-*-bps</c> or <c>--device-*-iops</c> option, before its device is resolved.</summary>

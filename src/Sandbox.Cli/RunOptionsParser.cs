@@ -53,6 +53,8 @@ internal static class RunOptionsParser
         new("device-read-iops", null, true, static (o, n, v, _) => ParseDeviceThrottle(o, n, v, IoThrottleKind.ReadOperationsPerSecond)),
         new("device-write-iops", null, true, static (o, n, v, _) => ParseDeviceThrottle(o, n, v, IoThrottleKind.WriteOperationsPerSecond)),
         new("cgroup", null, false, static (o, _, _, _) => o with { UseCgroup = true }),
+        new("cgroup-parent", null, true, static (o, n, v, _) => o with { CgroupParent = v.StartsWith('/') ? v : throw new CliUsageException($"invalid value '{v}' for {n}: the cgroup directory must be an absolute path (for example /sys/fs/cgroup/sandboxes)") }),
+        new("cgroup-move-to-leaf", null, false, static (o, _, _, _) => o with { CgroupMoveToLeaf = true }),
     ];
 
     /// <summary>Every option, as the spellings that mean it ("--bind", "--volume", "-v"); the help must cover them all.</summary>

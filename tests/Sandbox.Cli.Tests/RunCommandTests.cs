@@ -93,6 +93,16 @@ public class RunCommandTests
     }
 
     [Fact]
+    public void Cgroup_placement_reaches_the_configuration()
+    {
+        var config = Configure("--memory", "64m", "--cgroup-parent", "/sys/fs/cgroup/sandboxes", "--cgroup-move-to-leaf", "true");
+
+        Assert.Equal("/sys/fs/cgroup/sandboxes", config.CgroupPlacement?.ParentDirectory);
+        Assert.True(config.CgroupPlacement?.MoveCallerToLeaf);
+        Assert.Null(Configure("--memory", "64m", "true").CgroupPlacement);
+    }
+
+    [Fact]
     public void Cgroup_alone_gives_a_cgroup_without_limits()
     {
         var config = Configure("--cgroup", "true");

@@ -449,6 +449,18 @@ public class RunOptionsParserTests
     }
 
     [Fact]
+    public void Cgroup_placement_options_are_kept()
+    {
+        var options = Parse("--cgroup-parent", "/sys/fs/cgroup/sandboxes", "--cgroup-move-to-leaf", "true");
+
+        Assert.Equal("/sys/fs/cgroup/sandboxes", options.CgroupParent);
+        Assert.True(options.CgroupMoveToLeaf);
+        var e = Assert.Throws<CliUsageException>(() => Parse("--cgroup-parent", "sandboxes", "true"));
+        Assert.Contains("--cgroup-parent", e.Message);
+        Assert.Contains("absolute", e.Message);
+    }
+
+    [Fact]
     public void Options_not_given_keep_the_librarys_defaults()
     {
         var options = Parse("true");

@@ -75,6 +75,18 @@ public class LifetimeTests
     }
 
     [Fact]
+    public async Task Cancelling_while_the_sandbox_is_being_set_up_gives_a_canceled_result()
+    {
+        string token = Sandboxes.UniqueSleepToken();
+        using var cts = new CancellationTokenSource();
+        var run = new SandboxBuilder().Build().RunAsync(["/bin/sleep", token], cts.Token); // returns at its first await: setup under way
+        cts.Cancel();
+        var r = await run.WaitAsync(TimeSpan.FromSeconds(30));
+        Assert.Equal(SandboxVerdict.Canceled, r.Verdict);
+        Assert.Empty(Sandboxes.HostPidsWithArgument(token));
+    }
+
+    [Fact]
     public async Task A_token_cancelled_before_start_starts_nothing()
     {
         using var cts = new CancellationTokenSource();

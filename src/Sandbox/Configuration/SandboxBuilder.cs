@@ -184,6 +184,15 @@ public sealed class SandboxBuilder
         With(Configuration with { UseCgroup = true, CgroupPlacement = placement ?? Configuration.CgroupPlacement });
 
     /// <summary>
+    /// Where sandbox cgroups are made: a cgroup v2 parent directory, and whether this process may
+    /// first move itself into a leaf (cgroup v2's no-internal-processes rule). Default: under
+    /// this process's own cgroup, never moving anything.
+    /// </summary>
+    [Pure]
+    public SandboxBuilder WithCgroupPlacement(CgroupPlacement placement) =>
+        With(Configuration with { CgroupPlacement = placement ?? throw new ArgumentNullException(nameof(placement)) });
+
+    /// <summary>
     /// Validates the whole configuration and creates the sandbox. Nothing is created on the
     /// host until a command runs.
     /// </summary>

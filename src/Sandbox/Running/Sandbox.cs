@@ -33,7 +33,7 @@ public sealed class Sandbox
     /// <param name="cancellationToken">Kills the sandbox when cancelled.</param>
     /// <exception cref="SandboxConfigurationException">The command is empty or invalid.</exception>
     /// <exception cref="SandboxException">The sandbox could not be set up; nothing is left behind.</exception>
-    /// <exception cref="OperationCanceledException">The token was cancelled before the command started.</exception>
+    /// <exception cref="OperationCanceledException">The token was already cancelled when RunAsync was called: nothing was started.</exception>
     public async Task<SandboxResult> RunAsync(IReadOnlyList<string> command, CancellationToken cancellationToken = default)
     {
         await using var process = await StartAsync(command, cancellationToken).ConfigureAwait(false);

@@ -213,7 +213,9 @@ public sealed class SandboxProcess : IAsyncDisposable
             Send(CmdKill, 0);
     }
 
-    private void Send(int type, int a)
+    private void Send(int type, int a) => SendCommand(_helper.Control, type, a);
+
+    private static void SendCommand(SeqPacketChannel control, int type, int a)
     {
         Span<byte> msg = stackalloc byte[MsgHeaderSize];
         msg.Clear();
@@ -221,7 +223,7 @@ public sealed class SandboxProcess : IAsyncDisposable
         BinaryPrimitives.WriteInt32LittleEndian(msg[4..], a);
         try
         {
-            _helper.Control.TrySend(msg); // false when the helper is already gone
+            control.TrySend(msg); // false when the helper is already gone
         }
         catch (ObjectDisposedException)
         {
@@ -262,7 +264,11 @@ public sealed class SandboxProcess : IAsyncDisposable
         try
         {
             var buffer = new byte[MsgHeaderSize + MsgMaxDetail];
-            int n = await helper.Control.ReceiveAsync(buffer, cancellationToken).ConfigureAwait(false);
+            // Once the helper runs, cancelling kills the sandbox (the helper reads the command
+            // when setup is done) and the run ends as Canceled, the same as a moment later.
+            int n;
+            using (cancellationToken.Register(static h => SendCommand(((LaunchedHelper)h!).Control, CmdKill, 0), helper))
+                n = await helper.Control.ReceiveAsync(buffer).ConfigureAwait(false);
             var msg = Message.Parse(buffer.AsSpan(0, n));
             if (msg.Type == MsgStarted)
                 return new SandboxProcess(helper, cgroup, config, id, msg.A, startTimestamp, startTime, null, cancellationToken);
