@@ -76,6 +76,15 @@ public class ResourceTests : IDisposable
     }
 
     [Fact]
+    public async Task A_cpuset_limits_the_cpus_the_command_may_run_on()
+    {
+        var r = Track(await new SandboxBuilder().WithResources(l => l with { CpusetCpus = "0" }).Build().ShAsync("grep Cpus_allowed_list /proc/self/status"));
+        Assert.Equal("Cpus_allowed_list:\t0\n", r.StandardOutput);
+        var all = Track(await new SandboxBuilder().WithCgroup().Build().ShAsync("grep Cpus_allowed_list /proc/self/status"));
+        Assert.Equal($"Cpus_allowed_list:\t0-{Environment.ProcessorCount - 1}\n", all.StandardOutput);
+    }
+
+    [Fact]
     public async Task Pause_stops_progress_and_resume_continues_it()
     {
         var sandbox = new SandboxBuilder().WithCgroup().Build();
