@@ -62,10 +62,9 @@ public static class CgroupFactory
 
     /// <summary>
     /// Removes leftover cgroups whose names start with <paramref name="prefix"/>, such as those a
-    /// crashed process left behind, from where <see cref="Create"/> would have made them: processes
-    /// still in one are killed first. Call it at startup with a prefix only this application uses,
-    /// when no other instance of it can be running (its live sandboxes would match too). A cgroup
-    /// holding the calling process is never touched.
+    /// crashed process left behind, from where <see cref="Create"/> would have made them. Only
+    /// empty ones are removed: a cgroup with processes in it may be a live sandbox of another
+    /// process, and nothing in it is ever killed.
     /// </summary>
     /// <param name="host">The detected layout, usually <see cref="CgroupHost.Current"/>.</param>
     /// <param name="prefix">The name prefix of this application's cgroups.</param>

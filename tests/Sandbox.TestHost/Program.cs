@@ -2,7 +2,7 @@ using Sandboxing;
 
 // Modes:
 //   probe            run a default sandbox that prints what it sees; print the result
-//   hold TOKEN [nopid]  start `sleep TOKEN` in a sandbox, print "ready <pid>", wait forever
+//   hold TOKEN [nopid|limits]  start `sleep TOKEN` in a sandbox, print "ready <pid>", wait forever
 //   statuses         run commands with known outcomes; print one line per result
 //   limits           run with a memory limit; print the verdict or the error
 switch (args.FirstOrDefault())
@@ -33,8 +33,10 @@ switch (args.FirstOrDefault())
         var builder = new SandboxBuilder();
         if (args.Length > 2 && args[2] == "nopid")
             builder = builder.WithoutNamespaces(SandboxNamespaces.Pid);
+        if (args.Length > 2 && args[2] == "limits")
+            builder = builder.WithMemoryLimit(64L << 20).WithPidsLimit(16);
         var process = await builder.Build().StartAsync(["/bin/sleep", args[1]]);
-        Console.WriteLine($"ready {process.Pid}");
+        Console.WriteLine($"ready {process.Pid} {process.Id}");
         Console.Out.Flush();
         await Task.Delay(Timeout.Infinite);
         return 0;

@@ -146,20 +146,37 @@ public class LifetimeTests
     [Theory]
     [InlineData("pid")]
     [InlineData("nopid")]
-    public async Task Killing_the_dotnet_parent_with_SIGKILL_kills_its_sandboxes(string mode)
+    [InlineData("limits")]
+    public async Task Killing_the_dotnet_parent_with_SIGKILL_kills_its_sandboxes_and_removes_their_cgroups(string mode)
     {
         string token = Sandboxes.UniqueSleepToken();
         using var host = TestHostProcess.Start([], "hold", token, mode);
-        string? line = await host.StandardOutput.ReadLineAsync().WaitAsync(TimeSpan.FromSeconds(60));
-        if (line?.StartsWith("ready ") != true)
-            Assert.Fail($"test host said '{line}': {await host.StandardError.ReadToEndAsync()}");
-        int sandboxedPid = int.Parse(line!["ready ".Length..]);
-        Assert.Contains(sandboxedPid, Sandboxes.HostPidsWithArgument(token));
+        try
+        {
+            string? line = await host.StandardOutput.ReadLineAsync().WaitAsync(TimeSpan.FromSeconds(60));
+            if (line?.StartsWith("ready ") != true)
+                Assert.Fail($"test host said '{line}': {await host.StandardError.ReadToEndAsync()}");
+            var fields = line!.Split(' ');
+            int sandboxedPid = int.Parse(fields[1]);
+            string id = fields[2];
+            Assert.Contains(sandboxedPid, Sandboxes.HostPidsWithArgument(token));
+            // command -> init -> sandbox-helper: the helper is the last to go, after cleaning up
+            int helperPid = Sandboxes.ParentOf(Sandboxes.ParentOf(sandboxedPid));
+            Assert.Equal("sandbox-helper", File.ReadAllText($"/proc/{helperPid}/comm").Trim());
 
-        host.Kill(); // SIGKILL: no managed code runs
-        await host.WaitForExitAsync();
-        await Sandboxes.WaitForHostProcessExitAsync(sandboxedPid, TimeSpan.FromSeconds(30));
-        Assert.Empty(Sandboxes.HostPidsWithArgument(token));
+            host.Kill(); // SIGKILL: no managed code runs
+            await host.WaitForExitAsync();
+            await Sandboxes.WaitForHostProcessExitAsync(sandboxedPid, TimeSpan.FromSeconds(30));
+            await Sandboxes.WaitForHostProcessExitAsync(helperPid, TimeSpan.FromSeconds(30));
+            Assert.Empty(Sandboxes.HostPidsWithArgument(token));
+            foreach (var h in Cgroups.CgroupHost.Current.Hierarchies)
+                Assert.False(Directory.Exists(Path.Combine(h.Directory, "sandbox-" + id)), $"cgroup sandbox-{id} left in {h.Directory}");
+        }
+        finally
+        {
+            if (!host.HasExited)
+                host.Kill(entireProcessTree: true); // a failed assertion must not leave the host running
+        }
     }
 
     [Fact]

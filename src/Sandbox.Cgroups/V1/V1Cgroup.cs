@@ -156,9 +156,9 @@ internal sealed class V1Cgroup : ISandboxCgroup
     /// <summary>
     /// Removes leftover cgroups whose name starts with <paramref name="prefix"/> under the
     /// caller's own cgroup in every v1 hierarchy with controllers (and the unified one on a hybrid
-    /// host), such as those of a crashed process: kills any process still in one (as
-    /// <see cref="DestroyAsync"/> does), waits for it to empty, removes it. A cgroup holding the
-    /// calling process is left alone. Call it only when no other process uses the prefix.
+    /// host), such as those of a crashed process. Only EMPTY leftovers are removed: a cgroup with
+    /// any process in it may be another process's live sandbox (on v1 most hierarchies are shared
+    /// at their root), and its processes are never killed here.
     /// </summary>
     /// <returns>How many leftover cgroups (names, each removed from every hierarchy) were removed.</returns>
     /// <exception cref="AggregateException">Some leftovers could not be removed (the others were).</exception>
@@ -195,8 +195,8 @@ internal sealed class V1Cgroup : ISandboxCgroup
         foreach (var (name, found) in leftovers)
         {
             var cgroup = Open(name, found, fs);
-            if (cgroup.GetProcessIds().Contains(Environment.ProcessId))
-                continue;
+            if (cgroup.GetProcessIds().Count > 0)
+                continue; // alive: someone's running sandbox, not a leftover
             try
             {
                 cgroup.DestroyAsync().GetAwaiter().GetResult();

@@ -127,11 +127,10 @@ internal sealed partial class V2Cgroup : ISandboxCgroup
     /// <summary>
     /// Removes leftover cgroups named <paramref name="prefix"/>* directly under
     /// <paramref name="parentDirectory"/>, such as those of a process that crashed before
-    /// destroying its sandboxes: kills any process still in one, waits for it to empty, removes
-    /// it and its children. Call it at startup with a prefix only this application uses, when no
-    /// other instance of it can be using the same parent (their live sandboxes would match too).
-    /// Never touches <c>sandbox-host</c> (where moveCallerToLeaf put this process) nor a cgroup
-    /// holding this process.
+    /// destroying its sandboxes. Only EMPTY leftovers (and their empty children) are removed: a
+    /// cgroup with any process in it may be another process's live sandbox, and its processes
+    /// are never killed here. Never touches <c>sandbox-host</c> (where moveCallerToLeaf put this
+    /// process).
     /// </summary>
     /// <returns>How many cgroups were removed.</returns>
     /// <exception cref="AggregateException">Some matching cgroups could not be removed (the others were).</exception>
@@ -150,8 +149,8 @@ internal sealed partial class V2Cgroup : ISandboxCgroup
             if (child == V2Delegation.CallerLeafName)
                 continue;
             var cgroup = new V2Cgroup(parent + "/" + child, fs);
-            if (cgroup.GetProcessIds().Contains(Environment.ProcessId))
-                continue;
+            if (cgroup.GetProcessIds().Count > 0)
+                continue; // alive: someone's running sandbox, not a leftover
             try
             {
                 cgroup.Destroy(CancellationToken.None);

@@ -167,7 +167,10 @@ public sealed class SandboxBuilder
     public SandboxBuilder WithMemoryLimit(long bytes, long? memoryAndSwapBytes = null) =>
         WithResources(l => l with { MemoryBytes = bytes, MemorySwapBytes = memoryAndSwapBytes ?? l.MemorySwapBytes });
 
-    /// <summary>Limits the number of processes and threads (docker --pids-limit): a fork bomb stops there.</summary>
+    /// <summary>
+    /// Limits the number of processes and threads the command and its descendants may have
+    /// (docker --pids-limit): a fork bomb stops there. The sandbox's own init is not counted.
+    /// </summary>
     [Pure]
     public SandboxBuilder WithPidsLimit(long maxProcesses) => WithResources(l => l with { PidsMax = maxProcesses });
 

@@ -9,19 +9,29 @@ internal static class SandboxCgroups
     /// <summary>Prefix of every cgroup this library creates (see <see cref="Sandbox.RemoveStaleCgroups"/>).</summary>
     public const string NamePrefix = "sandbox-";
 
+    private const int EPERM = 1, EACCES = 13, EROFS = 30;
+
     public static ISandboxCgroup Create(SandboxConfiguration config, string id)
     {
         if (!OperatingSystem.IsLinux())
             throw new PlatformNotSupportedException("cgroups exist only on Linux.");
         try
         {
-            return CgroupFactory.Create(CgroupHost.Current, NamePrefix + id, config.Resources ?? new CgroupLimits(), config.CgroupPlacement);
+            var limits = config.Resources ?? new CgroupLimits();
+            // The sandbox's init lives in the cgroup too: the limit is the command's to use.
+            if (limits.PidsMax is { } pids)
+                limits = limits with { PidsMax = pids + 1 };
+            return CgroupFactory.Create(CgroupHost.Current, NamePrefix + id, limits, config.CgroupPlacement);
         }
         catch (Exception e) when (e is IOException or InvalidOperationException or ArgumentException or UnauthorizedAccessException)
         {
             int errno = (e as CgroupWriteException ?? e.InnerException as CgroupWriteException)?.ErrorNumber ?? 0;
-            const string hint = "Limits need a cgroup the caller may create children in: its own cgroup must be writable (root, or delegated to the user: systemd Delegate=yes, or systemd-run --user --scope -p Delegate=yes), and on cgroup v2 its controllers enabled for children.";
-            throw new SandboxException($"Sandbox could not create its cgroup: {e.Message} Hint: {hint}", "create the cgroup", errno, hint, e);
+            // The delegation hint fits permission errors only; other errors explain themselves
+            // (and cgroup v2's delegation errors carry their own, longer help).
+            string? hint = errno is EPERM or EACCES or EROFS
+                ? "Limits need a cgroup the caller may create children in: its own cgroup must be writable (root, or delegated to the user: systemd Delegate=yes, or systemd-run --user --scope -p Delegate=yes), and on cgroup v2 its controllers enabled for children."
+                : null;
+            throw new SandboxException($"Sandbox could not create its cgroup: {e.Message}{(hint is null ? "" : " Hint: " + hint)}", "create the cgroup", errno, hint, e);
         }
     }
 

@@ -28,6 +28,7 @@ public sealed class SandboxProcess : IAsyncDisposable
     private readonly CancellationTokenRegistration _cancellation;
     private readonly ISandboxCgroup? _cgroup;
     private int _killRequested;
+    private bool _cgroupClosing;
 
     private SandboxProcess(LaunchedHelper helper, ISandboxCgroup? cgroup, SandboxConfiguration config, string id, int pid, long startTimestamp, DateTimeOffset startTime, Message? earlyExit, CancellationToken cancellationToken)
     {
@@ -111,7 +112,19 @@ public sealed class SandboxProcess : IAsyncDisposable
     }
 
     /// <summary>What the sandbox has consumed so far; <see langword="null"/> when it has no cgroup.</summary>
-    public CgroupStats? GetStats() => HasExited ? null : _cgroup?.GetStats();
+    public CgroupStats? GetStats()
+    {
+        if (_cgroup is null || Volatile.Read(ref _cgroupClosing))
+            return null;
+        try
+        {
+            return _cgroup.GetStats();
+        }
+        catch (Exception e) when ((e is IOException or UnauthorizedAccessException) && Volatile.Read(ref _cgroupClosing))
+        {
+            return null; // the sandbox ended while we read
+        }
+    }
 
     /// <summary>
     /// Statistics every <paramref name="interval"/> until the sandbox ends (or the token is
@@ -145,17 +158,46 @@ public sealed class SandboxProcess : IAsyncDisposable
     }
 
     /// <summary>Host pids of every process in the sandbox; empty when it has no cgroup or has ended.</summary>
-    public IReadOnlyList<int> GetProcessIds() => HasExited || _cgroup is null ? [] : _cgroup.GetProcessIds();
+    public IReadOnlyList<int> GetProcessIds()
+    {
+        if (_cgroup is null || Volatile.Read(ref _cgroupClosing))
+            return [];
+        try
+        {
+            return _cgroup.GetProcessIds();
+        }
+        catch (Exception e) when ((e is IOException or UnauthorizedAccessException) && Volatile.Read(ref _cgroupClosing))
+        {
+            return [];
+        }
+    }
 
     /// <summary>Freezes every process of the sandbox (cgroup freezer); they keep their state.</summary>
     /// <exception cref="InvalidOperationException">The sandbox has no cgroup (set a limit or call WithCgroup()).</exception>
     public Task PauseAsync(CancellationToken cancellationToken = default) =>
-        (_cgroup ?? throw NoCgroup("paused")).FreezeAsync(cancellationToken);
+        Live(_cgroup ?? throw NoCgroup("paused"), "paused").FreezeAsync(cancellationToken);
 
     /// <summary>Lets a paused sandbox run again.</summary>
     /// <exception cref="InvalidOperationException">The sandbox has no cgroup.</exception>
     public Task ResumeAsync(CancellationToken cancellationToken = default) =>
-        (_cgroup ?? throw NoCgroup("resumed")).ThawAsync(cancellationToken);
+        Live(_cgroup ?? throw NoCgroup("resumed"), "resumed").ThawAsync(cancellationToken);
+
+    private ISandboxCgroup Live(ISandboxCgroup cgroup, string what) =>
+        Volatile.Read(ref _cgroupClosing) ? throw new InvalidOperationException($"Sandbox {Id} has exited and cannot be {what}.") : cgroup;
+
+    /// <summary>Removes the cgroup; a failure must not cost the caller the run's result.</summary>
+    private static async Task DestroyCgroupQuietlyAsync(ISandboxCgroup cgroup)
+    {
+        try
+        {
+            await cgroup.DestroyAsync(CancellationToken.None).ConfigureAwait(false);
+        }
+        catch (Exception e) when (e is IOException or TimeoutException or UnauthorizedAccessException or InvalidOperationException)
+        {
+            // The helper removes it too once the channel closes; Sandbox.RemoveStaleCgroups
+            // takes whatever is left.
+        }
+    }
 
     private static InvalidOperationException NoCgroup(string what) =>
         new($"This sandbox cannot be {what}: it has no cgroup. Give it one with SandboxBuilder.WithCgroup() or a resource limit.");
@@ -209,8 +251,22 @@ public sealed class SandboxProcess : IAsyncDisposable
 
     private void RequestKill()
     {
-        if (Interlocked.Exchange(ref _killRequested, 1) == 0 && !HasExited)
-            Send(CmdKill, 0);
+        if (Interlocked.Exchange(ref _killRequested, 1) != 0 || HasExited)
+            return;
+        Send(CmdKill, 0);
+        // A paused sandbox on the v1 freezer ignores SIGKILL until thawed: the cgroup's kill
+        // freezes, kills and thaws. It also catches anything the helper's kill could miss.
+        if (_cgroup is not null && !Volatile.Read(ref _cgroupClosing))
+        {
+            try
+            {
+                _cgroup.Kill();
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException or InvalidOperationException or TimeoutException)
+            {
+                // The sandbox is ending anyway; the helper's kill still applies.
+            }
+        }
     }
 
     private void Send(int type, int a) => SendCommand(_helper.Control, type, a);
@@ -258,7 +314,7 @@ public sealed class SandboxProcess : IAsyncDisposable
             if (e is SandboxException se)
                 se.SandboxId = id;
             if (cgroup is not null)
-                await cgroup.DestroyAsync(CancellationToken.None).ConfigureAwait(false);
+                await DestroyCgroupQuietlyAsync(cgroup).ConfigureAwait(false);
             throw;
         }
         try
@@ -285,7 +341,7 @@ public sealed class SandboxProcess : IAsyncDisposable
             await ShutDownHelperAsync(helper).ConfigureAwait(false);
             helper.Dispose();
             if (cgroup is not null)
-                await cgroup.DestroyAsync(CancellationToken.None).ConfigureAwait(false);
+                await DestroyCgroupQuietlyAsync(cgroup).ConfigureAwait(false);
             throw;
         }
     }
@@ -347,15 +403,28 @@ public sealed class SandboxProcess : IAsyncDisposable
                 if (msg.Type == MsgError)
                     error = msg;
             }
-            await ShutDownHelperAsync(_helper).ConfigureAwait(false);
-            // Accounting first, then the cgroup goes: nothing of the sandbox remains after this.
+            // Accounting first, while the helper still keeps the cgroups (it removes them once
+            // the channel closes); then the cgroups go, whatever happened reading them.
             CgroupEvents? events = null;
             CgroupStats? stats = null;
-            if (_cgroup is not null)
+            try
             {
-                events = _cgroup.GetEvents();
-                stats = _cgroup.GetStats();
-                await _cgroup.DestroyAsync(CancellationToken.None).ConfigureAwait(false);
+                if (_cgroup is not null && exited is not null)
+                {
+                    events = _cgroup.GetEvents();
+                    stats = _cgroup.GetStats();
+                }
+            }
+            catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+            {
+                // Accounting is best effort; the verdict then rests on the exit status alone.
+            }
+            finally
+            {
+                Volatile.Write(ref _cgroupClosing, true);
+                await ShutDownHelperAsync(_helper).ConfigureAwait(false);
+                if (_cgroup is not null)
+                    await DestroyCgroupQuietlyAsync(_cgroup).ConfigureAwait(false);
             }
             if (exited is not { } e)
             {
@@ -372,12 +441,14 @@ public sealed class SandboxProcess : IAsyncDisposable
             await _outputPumps.ConfigureAwait(false);
             _helper.StandardInput?.Dispose();
 
-            bool oomKilled = events is { OomKills: > 0 };
+            // The OOM killer's count includes kills for a parent's limit or host-wide shortage;
+            // without a memory limit of its own a sandbox cannot have exceeded one.
+            bool oomKilled = events is { OomKills: > 0 } && _config.Resources is { MemoryBytes: not null } or { MemorySwapBytes: not null };
             var verdict = (e.C, e.A) switch
             {
                 (ReasonTimeout, _) => SandboxVerdict.TimedOut,
-                _ when oomKilled => SandboxVerdict.MemoryLimitExceeded,
                 (ReasonKilled, _) => SandboxVerdict.Canceled,
+                _ when oomKilled => SandboxVerdict.MemoryLimitExceeded,
                 (_, ExitSignal) => SandboxVerdict.Signaled,
                 _ => SandboxVerdict.Exited,
             };

@@ -171,6 +171,19 @@ int main(int argc, char **argv)
     if (null_fd > 2)
         close(null_fd);
 
+    /* Kept past spec_free: the supervisor removes these if the library dies. */
+    for (size_t i = 0; i < spec.n_cgroup_join && sb.n_cgroup_dirs < SBX_MAX_CGROUP_PATHS; i++) {
+        char *dir = strdup(spec.cgroup_join[i]);
+        char *slash = dir != NULL ? strrchr(dir, '/') : NULL;
+        if (slash != NULL && slash != dir) {
+            *slash = '\0'; /* .../sandbox-<id>/cgroup.procs -> .../sandbox-<id> */
+            sb.cgroup_dirs[sb.n_cgroup_dirs++] = dir;
+        } else {
+            free(dir);
+        }
+    }
+    if (spec.cgroup_unified != NULL && sb.n_cgroup_dirs < SBX_MAX_CGROUP_PATHS && (sb.cgroup_dirs[sb.n_cgroup_dirs] = strdup(spec.cgroup_unified)) != NULL)
+        sb.n_cgroup_dirs++;
     spec_free(&spec);
     die_kill_pid = 0; /* from here on, supervise() handles failures itself */
     supervise(&sb);

@@ -20,6 +20,7 @@
 #include <sys/syscall.h>
 #include <sys/timerfd.h>
 #include <sys/wait.h>
+#include <time.h>
 
 #ifndef SYS_pidfd_send_signal
 #define SYS_pidfd_send_signal 424
@@ -89,6 +90,19 @@ void kill_sandbox(struct sandbox *sb)
         return; /* the kernel kills the rest of the PID namespace when its init dies */
     kill_and_reap_all_children();
     sb->init_pid = 0; /* reaped by the loop above */
+}
+
+/* The library is gone, so nobody else will remove the sandbox's cgroups. Everything in them
+ * has been killed and reaped; the kernel may still be detaching the last tasks for a moment. */
+static void remove_cgroups(struct sandbox *sb)
+{
+    for (size_t i = 0; i < sb->n_cgroup_dirs; i++)
+        for (int attempt = 0; attempt < 200; attempt++) {
+            if (rmdir(sb->cgroup_dirs[i]) == 0 || errno != EBUSY)
+                break;
+            struct timespec pause = {.tv_sec = 0, .tv_nsec = 10 * 1000 * 1000};
+            nanosleep(&pause, NULL);
+        }
 }
 
 static int is_forwarded_signal(int sig)
@@ -178,6 +192,7 @@ void supervise(struct sandbox *sb)
                 kill_sandbox(sb);
                 if (sb->init_pid > 0)
                     RETRY_EINTR(waitid((idtype_t)P_PIDFD, (id_t)sb->init_pidfd, &(siginfo_t){0}, WEXITED));
+                remove_cgroups(sb);
                 _exit(0);
             }
             uint32_t type;
@@ -248,5 +263,11 @@ void supervise(struct sandbox *sb)
         finish(sb->control_fd, 1);
     }
     report_send(sb->control_fd, SBX_MSG_EXITED, kind, value, reason, NULL, 0);
-    finish(sb->control_fd, 0);
+    /* The library reads the cgroups' accounting before it closes the channel; after that
+     * (or if it dies instead) the cgroups are ours to remove. */
+    shutdown(sb->control_fd, SHUT_WR);
+    while (RETRY_EINTR(recv(sb->control_fd, msg, sizeof msg, 0)) > 0) {
+    }
+    remove_cgroups(sb);
+    _exit(0);
 }

@@ -3,6 +3,7 @@
 #define SBX_SUPERVISE_H
 
 #include "spec.h"
+#include "protocol.h"
 #include "util.h"
 
 #include <sys/types.h>
@@ -14,6 +15,10 @@ struct sandbox {
     int control_fd;   /* SEQPACKET to and from the library */
     int has_pid_ns;   /* killing init then kills everything inside */
     uint64_t timeout_ms;
+    /* The sandbox's cgroup directories: removed here if the library dies (it removes them
+     * itself otherwise, after reading their accounting). */
+    char *cgroup_dirs[SBX_MAX_CGROUP_PATHS + 1];
+    size_t n_cgroup_dirs;
 };
 
 /* Relay reports, enforce the timeout, obey commands, report the exit, wait for the

@@ -53,5 +53,12 @@ internal static class Sandboxes
         await Reactor.Shared.WaitReadableAsync(pidfd).AsTask().WaitAsync(timeout);
     }
 
+    /// <summary>The parent pid of a host process, from /proc/PID/stat.</summary>
+    public static int ParentOf(int pid)
+    {
+        string stat = File.ReadAllText($"/proc/{pid}/stat");
+        return int.Parse(stat[(stat.LastIndexOf(')') + 2)..].Split(' ')[1]);
+    }
+
     public static string NamespaceOf(string kind) => new FileInfo($"/proc/self/ns/{kind}").LinkTarget!;
 }
