@@ -22,21 +22,10 @@ internal sealed class FreezerController(string directory, ICgroupFileSystem file
 
     public bool IsThawed => ReadState() == Thawed;
 
-    public async Task FreezeAsync(TimeSpan timeout, CancellationToken cancellationToken)
+    public Task FreezeAsync(TimeSpan timeout, CancellationToken cancellationToken)
     {
         Write(State, Frozen);
-        bool frozen;
-        try
-        {
-            frozen = await Polling.UntilAsync(() => IsFrozen, timeout, cancellationToken).ConfigureAwait(false);
-        }
-        catch (OperationCanceledException)
-        {
-            Thaw();
-            throw;
-        }
-        if (!frozen)
-            throw TimedOut(timeout);
+        return Polling.WaitFrozenOrThawAsync(() => IsFrozen, Thaw, timeout, () => TimedOut(timeout), cancellationToken);
     }
 
     public void Freeze(TimeSpan timeout)

@@ -45,4 +45,25 @@ internal static class Polling
     }
 
     private static TimeSpan Min(TimeSpan a, TimeSpan b) => a < b ? (a < TimeSpan.Zero ? TimeSpan.Zero : a) : (b < TimeSpan.Zero ? TimeSpan.Zero : b);
+
+    /// <summary>
+    /// Waits until <paramref name="isFrozen"/> after a freeze was requested; on cancellation or
+    /// timeout, undoes the freeze with <paramref name="thaw"/> (a half-frozen sandbox helps no
+    /// one) and throws what <paramref name="timedOut"/> makes.
+    /// </summary>
+    public static async Task WaitFrozenOrThawAsync(Func<bool> isFrozen, Action thaw, TimeSpan timeout, Func<Exception> timedOut, CancellationToken cancellationToken)
+    {
+        bool frozen;
+        try
+        {
+            frozen = await UntilAsync(isFrozen, timeout, cancellationToken).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException)
+        {
+            thaw();
+            throw;
+        }
+        if (!frozen)
+            throw timedOut();
+    }
 }

@@ -24,26 +24,16 @@ internal sealed class UnifiedControl(string directory, ICgroupFileSystem fileSys
 
     public void Kill() => fileSystem.WriteControlFile(PathOf(KillFile), "1");
 
-    public async Task FreezeAsync(TimeSpan timeout, CancellationToken cancellationToken)
+    public Task FreezeAsync(TimeSpan timeout, CancellationToken cancellationToken)
     {
         fileSystem.WriteControlFile(PathOf(FreezeFile), "1");
-        bool frozen;
-        try
-        {
-            frozen = await Polling.UntilAsync(() => IsFrozen, timeout, cancellationToken).ConfigureAwait(false);
-        }
-        catch (OperationCanceledException)
+        return Polling.WaitFrozenOrThawAsync(() => IsFrozen, Thaw, timeout, () =>
         {
             Thaw();
-            throw;
-        }
-        if (!frozen)
-        {
-            Thaw();
-            throw new TimeoutException(
+            return new TimeoutException(
                 $"{PathOf(EventsFile)} did not report frozen 1 within {timeout.TotalSeconds:0.#} s after writing 1 to {FreezeFile}, so the cgroup was thawed again: "
                 + "a task in uninterruptible sleep (D state, such as a hung NFS or FUSE request) cannot be frozen.");
-        }
+        }, cancellationToken);
     }
 
     public void Thaw() => fileSystem.WriteControlFile(PathOf(FreezeFile), "0");
