@@ -53,4 +53,43 @@ public class ContainmentTests
         Assert.DoesNotContain("ELF", r.StandardOutput);
         Assert.EndsWith("alive\n", r.StandardOutput);
     }
+
+    [Fact]
+    public async Task Dockers_masked_and_read_only_paths_apply()
+    {
+        var r = await _sandbox.ShAsync(
+            "cat /proc/kcore 2>/dev/null | wc -c; cat /proc/keys | wc -l; ls -A /sys/firmware | wc -l; " +
+            "echo x > /proc/sys/kernel/hostname 2>/dev/null && echo sys-writable || echo sys-readonly; " +
+            "echo h > /proc/sysrq-trigger 2>/dev/null && echo sysrq-writable || echo sysrq-readonly");
+        Assert.Equal(["0", "0", "0", "sys-readonly", "sysrq-readonly"], r.StandardOutput.Trim().Split('\n'));
+        Assert.NotEmpty(Directory.GetFileSystemEntries("/sys/firmware")); // the host's is there to hide
+
+        var unmasked = await new SandboxBuilder().WithMaskedPaths().WithReadOnlyPaths().Build().ShAsync("ls -A /sys/firmware | wc -l");
+        Assert.NotEqual("0", unmasked.StandardOutput.Trim());
+    }
+
+    [Fact]
+    public async Task A_world_writable_host_unix_socket_is_out_of_reach_unless_asked_for()
+    {
+        string path = $"/run/sandbox-test-{Guid.NewGuid():N}.sock";
+        using var listener = new System.Net.Sockets.Socket(System.Net.Sockets.AddressFamily.Unix, System.Net.Sockets.SocketType.Stream, System.Net.Sockets.ProtocolType.Unspecified);
+        listener.Bind(new System.Net.Sockets.UnixDomainSocketEndPoint(path));
+        try
+        {
+            File.SetUnixFileMode(path, (UnixFileMode)0x1B6); // 0666: anyone may connect, nobody included
+            listener.Listen();
+            string connect = $"python3 -c \"import socket; s=socket.socket(socket.AF_UNIX); s.connect('{path}'); print('connected')\"";
+
+            var masked = await _sandbox.ShAsync(connect);
+            Assert.NotEqual(0, masked.ExitCode);
+            Assert.DoesNotContain("connected", masked.StandardOutput);
+
+            var allowed = await new SandboxBuilder().WithHostSockets().Build().ShAsync(connect);
+            Assert.Equal("connected\n", allowed.StandardOutput);
+        }
+        finally
+        {
+            File.Delete(path);
+        }
+    }
 }

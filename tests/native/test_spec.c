@@ -621,7 +621,7 @@ static void test_record_framing(void)
     EXPECT_REJECT(&b, "nonzero reserved field");
 
     /* unknown tags, with and without payload */
-    static const uint16_t unknown[] = {0, SBX_REC_CGROUP_UNIFIED + 1, 0x100, 0xffff};
+    static const uint16_t unknown[] = {0, SBX_REC_READONLY_PATH + 1, 0x100, 0xffff};
     for (size_t i = 0; i < sizeof unknown / sizeof unknown[0]; i++) {
         b = minimal();
         rec_u32(&b, unknown[i], 0);

@@ -19,6 +19,12 @@ internal static class ConfigurationValidator
         ValidateMounts(config);
         ValidateEnvironment(config);
         ValidateResources(config);
+        for (int i = 0; i < config.MaskedPaths.Length; i++)
+            ValidateSandboxPath($"maskedPaths[{i}]", config.MaskedPaths[i], allowRoot: false);
+        for (int i = 0; i < config.ReadOnlyPaths.Length; i++)
+            ValidateSandboxPath($"readOnlyPaths[{i}]", config.ReadOnlyPaths[i], allowRoot: false);
+        if (config.MaskedPaths.Length + config.ReadOnlyPaths.Length > MaxMounts)
+            throw new SandboxConfigurationException("maskedPaths", $"more than {MaxMounts} masked and read-only paths.");
         ValidateSandboxPath("workingDirectory", config.WorkingDirectory, allowRoot: true);
         if (config.Timeout is { } timeout && (timeout <= TimeSpan.Zero || timeout.TotalMilliseconds >= long.MaxValue))
             throw new SandboxConfigurationException("timeout", $"{timeout} is not a positive duration.");

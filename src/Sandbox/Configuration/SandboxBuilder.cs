@@ -111,6 +111,22 @@ public sealed class SandboxBuilder
     public SandboxBuilder WithoutDefaultMounts() =>
         With(Configuration with { Mounts = Configuration.Mounts.RemoveAll(m => SandboxConfiguration.DefaultMounts.Contains(m)) });
 
+    /// <summary>Sets the paths hidden inside the sandbox, replacing docker's default list.</summary>
+    [Pure]
+    public SandboxBuilder WithMaskedPaths(params IEnumerable<string> paths) => With(Configuration with { MaskedPaths = [.. paths] });
+
+    /// <summary>Sets the paths made read-only inside the sandbox, replacing docker's default list.</summary>
+    [Pure]
+    public SandboxBuilder WithReadOnlyPaths(params IEnumerable<string> paths) => With(Configuration with { ReadOnlyPaths = [.. paths] });
+
+    /// <summary>
+    /// Keeps the host's /run, /var/run and /var/tmp visible with the host root and a private
+    /// network (they are masked by default, because their unix sockets stay connectable through
+    /// a read-only mount).
+    /// </summary>
+    [Pure]
+    public SandboxBuilder WithHostSockets() => With(Configuration with { MaskHostSockets = false });
+
     /// <summary>Sets one environment variable.</summary>
     [Pure]
     public SandboxBuilder WithEnvironmentVariable(string name, string value) =>

@@ -26,6 +26,40 @@ public sealed record SandboxConfiguration
     public static ImmutableArray<SandboxMount> DefaultMounts { get; } =
         [new ProcMount("/proc"), new DevMount("/dev"), new TmpfsMount("/tmp", DefaultTmpSizeBytes)];
 
+    /// <summary>
+    /// Paths hidden by default, as docker hides them: kernel memory, keys, timers, firmware and
+    /// hardware details. A directory is covered by an empty read-only tmpfs, a file by /dev/null.
+    /// </summary>
+    public static ImmutableArray<string> DefaultMaskedPaths { get; } =
+    [
+        "/proc/acpi", "/proc/asound", "/proc/interrupts", "/proc/kcore", "/proc/keys", "/proc/latency_stats",
+        "/proc/sched_debug", "/proc/scsi", "/proc/timer_list", "/proc/timer_stats", "/sys/firmware",
+        "/sys/devices/virtual/powercap",
+    ];
+
+    /// <summary>Paths made read-only by default, as docker does: kernel tunables and triggers.</summary>
+    public static ImmutableArray<string> DefaultReadOnlyPaths { get; } =
+        ["/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger"];
+
+    /// <summary>
+    /// Where the host keeps unix sockets (D-Bus, docker.sock, session buses, ssh agents). With the
+    /// host's root and a private network they are masked too: a read-only mount does not stop
+    /// connect(2) to a socket file.
+    /// </summary>
+    public static ImmutableArray<string> HostSocketDirectories { get; } = ["/run", "/var/run", "/var/tmp"];
+
+    /// <summary>Paths hidden inside the sandbox (skipped when missing). Docker's list by default.</summary>
+    public ImmutableArray<string> MaskedPaths { get; init; } = DefaultMaskedPaths;
+
+    /// <summary>Paths made read-only inside the sandbox (skipped when missing). Docker's list by default.</summary>
+    public ImmutableArray<string> ReadOnlyPaths { get; init; } = DefaultReadOnlyPaths;
+
+    /// <summary>
+    /// Whether <see cref="HostSocketDirectories"/> are masked when the root is the host's and the
+    /// network is private. On by default; turn off for a sandbox that must reach a host socket.
+    /// </summary>
+    public bool MaskHostSockets { get; init; } = true;
+
     /// <summary>The namespaces the sandbox gets. All of them by default.</summary>
     public SandboxNamespaces Namespaces { get; init; } = SandboxNamespaces.All;
 

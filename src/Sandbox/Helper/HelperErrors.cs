@@ -38,6 +38,7 @@ internal static class HelperErrors
         StepExecNotFound => "find the command",
         StepSupervise => "supervise the sandbox",
         StepCgroup => "place the sandbox in its cgroup",
+        StepMask => "mask a path",
         _ => $"step {step}",
     };
 

@@ -30,6 +30,8 @@ internal static class HelperProtocol
     public const int RecCgroupJoin = 13;
     public const int RecCgroupReturn = 14;
     public const int RecCgroupUnified = 15;
+    public const int RecMaskPath = 16;
+    public const int RecReadonlyPath = 17;
     public const int NsUser = 0x01;
     public const int NsPid = 0x02;
     public const int NsMount = 0x04;
@@ -97,4 +99,5 @@ internal static class HelperProtocol
     public const int StepExecNotFound = 23;
     public const int StepSupervise = 24;
     public const int StepCgroup = 25;
+    public const int StepMask = 26;
 }

@@ -63,6 +63,19 @@ internal sealed class SpecWriter
         foreach (var mount in config.Mounts)
             MountRecord(mount, config);
 
+        if (config.Has(SandboxNamespaces.Mount))
+        {
+            foreach (var path in config.MaskedPaths)
+                StringRecord(RecMaskPath, path);
+            // Host sockets matter only with the host's own root; with the host's network the
+            // sandbox may need /run (resolv.conf often points there), so they stay then.
+            if (config.MaskHostSockets && config.Root.IsHost && config.Has(SandboxNamespaces.Network))
+                foreach (var path in SandboxConfiguration.HostSocketDirectories)
+                    StringRecord(RecMaskPath, path);
+            foreach (var path in config.ReadOnlyPaths)
+                StringRecord(RecReadonlyPath, path);
+        }
+
         foreach (var arg in command)
             StringRecord(RecArg, arg);
         foreach (var (name, value) in EffectiveEnvironment(config))

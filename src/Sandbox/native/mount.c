@@ -190,6 +190,49 @@ static void mount_dev(int root_fd, const struct sbx_mount *m)
     }
 }
 
+/* Hide or freeze paths the sandbox should not use (docker's masked and read-only paths, host
+ * sockets under /run): after every mount, so they cover what the mounts brought in. The
+ * command cannot undo them: it has no CAP_SYS_ADMIN. Missing paths are skipped. */
+static void apply_masks(int root_fd, const struct sbx_spec *spec)
+{
+    for (size_t i = 0; i < spec->n_mask_paths; i++) {
+        const char *path = spec->mask_paths[i];
+        cleanup_fd int target_fd = open_in_root(root_fd, path);
+        if (target_fd < 0) {
+            if (errno == ENOENT || errno == ENOTDIR)
+                continue;
+            die(SBX_STEP_MASK, errno, "mask %s", path);
+        }
+        struct stat st;
+        if (fstat(target_fd, &st) != 0)
+            die(SBX_STEP_MASK, errno, "mask %s", path);
+        cleanup_fd int mnt_fd = -1;
+        if (S_ISDIR(st.st_mode)) {
+            const char *opts[] = {"mode", "755", "size", "4096", NULL};
+            mnt_fd = new_fs("tmpfs", opts, SBX_MOUNT_ATTR_RDONLY | SBX_MOUNT_ATTR_NOSUID | SBX_MOUNT_ATTR_NODEV | SBX_MOUNT_ATTR_NOEXEC, SBX_STEP_MASK, path);
+        } else {
+            mnt_fd = clone_tree("/dev/null", 0);
+            if (mnt_fd < 0 || set_mount_attrs(mnt_fd, SBX_MOUNT_ATTR_RDONLY | SBX_MOUNT_ATTR_NOSUID | SBX_MOUNT_ATTR_NOEXEC, 0) != 0)
+                die(SBX_STEP_MASK, errno, "mask %s with /dev/null", path);
+        }
+        if (sys_move_mount(mnt_fd, "", target_fd, "", SBX_MOVE_MOUNT_F_EMPTY_PATH | SBX_MOVE_MOUNT_T_EMPTY_PATH) != 0)
+            die(SBX_STEP_MASK, errno, "mask %s", path);
+    }
+    for (size_t i = 0; i < spec->n_readonly_paths; i++) {
+        const char *path = spec->readonly_paths[i];
+        cleanup_fd int target_fd = open_in_root(root_fd, path);
+        if (target_fd < 0) {
+            if (errno == ENOENT || errno == ENOTDIR)
+                continue;
+            die(SBX_STEP_MASK, errno, "make %s read-only", path);
+        }
+        cleanup_fd int copy_fd = sys_open_tree(target_fd, "", OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_RECURSIVE | AT_EMPTY_PATH);
+        if (copy_fd < 0 || set_mount_attrs(copy_fd, SBX_MOUNT_ATTR_RDONLY | SBX_MOUNT_ATTR_NOSUID | SBX_MOUNT_ATTR_NODEV, 1) != 0
+            || sys_move_mount(copy_fd, "", target_fd, "", SBX_MOVE_MOUNT_F_EMPTY_PATH | SBX_MOVE_MOUNT_T_EMPTY_PATH) != 0)
+            die(SBX_STEP_MASK, errno, "make %s read-only", path);
+    }
+}
+
 void mount_precreate_targets(const struct sbx_spec *spec)
 {
     if (strcmp(spec->root_path, "/") == 0)
@@ -293,6 +336,7 @@ void mount_setup_filesystem(const struct sbx_spec *spec, struct mount_sources *s
     }
     free(bind_fds);
     sources->bind_fds = NULL;
+    apply_masks(root_fd, spec);
 
     if (!host_root && (spec->root_flags & SBX_ROOT_READONLY)) {
         struct sbx_mount_attr attr = {.attr_set = SBX_MOUNT_ATTR_RDONLY};

@@ -59,6 +59,12 @@
 /* payload: string, a cgroup v2 directory the sandbox's init is cloned into
  * (clone3 CLONE_INTO_CGROUP, Linux 5.7) - once */
 #define SBX_REC_CGROUP_UNIFIED 15
+/* payload: string, absolute path inside the sandbox hidden after the mounts: an empty
+ * read-only tmpfs over a directory, /dev/null over a file; skipped when missing - repeated */
+#define SBX_REC_MASK_PATH 16
+/* payload: string, absolute path inside the sandbox made read-only (recursively) after the
+ * mounts; skipped when missing - repeated */
+#define SBX_REC_READONLY_PATH 17
 
 /* namespace flags */
 #define SBX_NS_USER 0x01
@@ -153,5 +159,6 @@
 #define SBX_STEP_EXEC_NOT_FOUND 23
 #define SBX_STEP_SUPERVISE 24
 #define SBX_STEP_CGROUP 25
+#define SBX_STEP_MASK 26
 
 #endif

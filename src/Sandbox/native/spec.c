@@ -89,7 +89,7 @@ int spec_parse(const uint8_t *buf, size_t len, struct sbx_spec *spec, char *err,
     /* Every record has an 8-byte header, so there are at most len/8 of them; strings copy
      * at most len bytes plus a NUL each; arrays hold at most len/8 entries plus a NULL. */
     size_t max_records = len / SBX_RECORD_HEADER_SIZE + 1;
-    size_t arena_size = len + max_records /* NULs */ + 4 * (max_records + 1) * sizeof(char *) /* argv, envp, cgroup paths */
+    size_t arena_size = len + max_records /* NULs */ + 6 * (max_records + 1) * sizeof(char *) /* argv, envp, cgroup, mask and read-only paths */
                         + max_records * sizeof(struct sbx_mount) + 2 * max_records * sizeof(struct sbx_id_map) + 64;
     struct arena a = {.base = calloc(1, arena_size), .used = 0, .size = arena_size};
     if (a.base == NULL)
@@ -102,6 +102,8 @@ int spec_parse(const uint8_t *buf, size_t len, struct sbx_spec *spec, char *err,
     spec->gid_maps = arena_alloc(&a, max_records * sizeof(struct sbx_id_map), 4);
     spec->cgroup_join = arena_alloc(&a, (max_records + 1) * sizeof(char *), sizeof(char *));
     spec->cgroup_return = arena_alloc(&a, (max_records + 1) * sizeof(char *), sizeof(char *));
+    spec->mask_paths = arena_alloc(&a, (max_records + 1) * sizeof(char *), sizeof(char *));
+    spec->readonly_paths = arena_alloc(&a, (max_records + 1) * sizeof(char *), sizeof(char *));
 
     int seen_namespaces = 0, seen_root = 0;
     struct reader r = {buf + SBX_SPEC_HEADER_SIZE, len - SBX_SPEC_HEADER_SIZE};
@@ -212,6 +214,15 @@ int spec_parse(const uint8_t *buf, size_t len, struct sbx_spec *spec, char *err,
             (*n)++;
             break;
         }
+        case SBX_REC_MASK_PATH:
+        case SBX_REC_READONLY_PATH: {
+            char **list = tag == SBX_REC_MASK_PATH ? spec->mask_paths : spec->readonly_paths;
+            size_t *n = tag == SBX_REC_MASK_PATH ? &spec->n_mask_paths : &spec->n_readonly_paths;
+            if (*n >= SBX_MAX_MOUNTS || (list[*n] = (char *)take_string(&p, size, &a)) == NULL || !is_absolute_path(list[*n]))
+                goto bad_record;
+            (*n)++;
+            break;
+        }
         case SBX_REC_CGROUP_UNIFIED:
             if (spec->cgroup_unified != NULL || (spec->cgroup_unified = take_string(&p, size, &a)) == NULL || !is_absolute_path(spec->cgroup_unified))
                 goto bad_record;
@@ -232,6 +243,8 @@ int spec_parse(const uint8_t *buf, size_t len, struct sbx_spec *spec, char *err,
     spec->envp[spec->envc] = NULL;
     spec->cgroup_join[spec->n_cgroup_join] = NULL;
     spec->cgroup_return[spec->n_cgroup_return] = NULL;
+    spec->mask_paths[spec->n_mask_paths] = NULL;
+    spec->readonly_paths[spec->n_readonly_paths] = NULL;
     return 0;
 
 truncated:

@@ -38,6 +38,8 @@ struct sbx_spec {
     char **cgroup_join, **cgroup_return; /* NULL-terminated cgroup.procs paths */
     size_t n_cgroup_join, n_cgroup_return;
     const char *cgroup_unified; /* NULL: none */
+    char **mask_paths, **readonly_paths; /* NULL-terminated */
+    size_t n_mask_paths, n_readonly_paths;
 
     void *arena_; /* owns every string and array above */
 };
