@@ -35,8 +35,18 @@ public class FilesystemTests : IClassFixture<BusyboxRootfs>
         Assert.Equal("proc", proc[Array.IndexOf(proc, "-") + 1]);
         Assert.Contains("noexec", proc[5].Split(','));
         string dev = await new SandboxBuilder().Build().OutputOfAsync("ls /dev | sort | paste -sd' '");
-        Assert.Equal("fd full null pts random shm stderr stdin stdout tty urandom zero", dev);
+        Assert.Equal("fd full null ptmx pts random shm stderr stdin stdout tty urandom zero", dev);
         Assert.Equal("0", await new SandboxBuilder().Build().OutputOfAsync("head -c 1 /dev/zero | od -An -tu1 | tr -d ' '"));
+    }
+
+    [Fact]
+    public async Task Ptys_work_inside_from_the_sandboxs_own_devpts()
+    {
+        string output = await new SandboxBuilder().Build().OutputOfAsync(
+            "python3 -c 'import os, pty; m, s = pty.openpty(); print(os.ttyname(s))'; grep ' /dev/pts ' /proc/self/mountinfo | tail -1");
+        var lines = output.Split('\n');
+        Assert.Equal("/dev/pts/0", lines[0]); // a fresh instance: its first pty is 0
+        Assert.Contains("ptmxmode=666", lines[1]); // the top /dev/pts is ours, not the host's (ptmxmode=000)
     }
 
     [Fact]
@@ -46,8 +56,8 @@ public class FilesystemTests : IClassFixture<BusyboxRootfs>
         string output = await sandbox.OutputOfAsync("cat /etc/marker; ls / | sort | paste -sd' '; cut -d' ' -f5 /proc/self/mountinfo | grep -v -e '^/proc' -e '^/dev' | sort | paste -sd' '; test -e /work && echo host-visible || echo host-gone");
         var lines = output.Split('\n');
         Assert.Equal("inside-rootfs", lines[0]);
-        Assert.Equal("bin data dev etc proc tmp", lines[1]);
-        Assert.Equal("/ /tmp", lines[2]); // besides /proc, /dev and their masks: no host mounts
+        Assert.Equal("bin data dev etc proc sys tmp", lines[1]);
+        Assert.Equal("/ /sys /sys/firmware /tmp", lines[2]); // /sys/firmware: docker's mask // besides /proc, /dev and their masks: no host mounts
         Assert.Equal("host-gone", lines[3]);
     }
 
@@ -56,7 +66,7 @@ public class FilesystemTests : IClassFixture<BusyboxRootfs>
     {
         string mountinfo = await new SandboxBuilder().WithRootFilesystem(_rootfs.Path).Build().OutputOfAsync("cat /proc/self/mountinfo");
         var targets = mountinfo.Split('\n').Select(l => l.Split(' ')[4]).ToList();
-        Assert.All(targets, t => Assert.True(t == "/" || t.StartsWith("/proc") || t.StartsWith("/dev") || t == "/tmp", $"unexpected mount {t}"));
+        Assert.All(targets, t => Assert.True(t == "/" || t.StartsWith("/proc") || t.StartsWith("/dev") || t == "/tmp" || t.StartsWith("/sys"), $"unexpected mount {t}"));
     }
 
     [Fact]

@@ -59,8 +59,8 @@ public class NamespaceTests
     public async Task The_network_has_only_loopback_and_it_is_up()
     {
         var sandbox = new SandboxBuilder().Build();
-        string devices = await sandbox.OutputOfAsync("tail -n +3 /proc/net/dev | cut -d: -f1 | tr -d ' '");
-        Assert.Equal("lo", devices);
+        string devices = await sandbox.OutputOfAsync("tail -n +3 /proc/net/dev | cut -d: -f1 | tr -d ' '; ls /sys/class/net");
+        Assert.Equal("lo\nlo", devices); // /proc and /sys both show only the sandbox's own network
         // A TCP round trip over 127.0.0.1 works only if lo is up.
         string script = "python3 -c \"import socket; s=socket.socket(); s.bind(('127.0.0.1',0)); s.listen(); c=socket.create_connection(s.getsockname()); a,_=s.accept(); c.send(b'ping'); print(a.recv(4).decode())\"";
         Assert.Equal("ping", await sandbox.OutputOfAsync(script));

@@ -5,14 +5,14 @@ public class ValidationTests
 {
     public static TheoryData<string, Func<SandboxBuilder, SandboxBuilder>> BadConfigurations => new()
     {
-        { "mounts[3].target", b => b.WithTmpfs("relative/path") },
-        { "mounts[3].target", b => b.WithTmpfs("/a/../etc") },
-        { "mounts[3].target", b => b.WithTmpfs("/a//b") },
-        { "mounts[3].target", b => b.WithTmpfs("/") },
-        { "mounts[3].source", b => b.WithBindMount("/no/such/source", "/x") },
-        { "mounts[3].source", b => b.WithBindMount("relative", "/x") },
-        { "mounts[3].size", b => b.WithTmpfs("/x", 0) },
-        { "mounts[3].mode", b => b.WithMount(new TmpfsMount("/x", null, 0x10000)) },
+        { "mounts[4].target", b => b.WithTmpfs("relative/path") },
+        { "mounts[4].target", b => b.WithTmpfs("/a/../etc") },
+        { "mounts[4].target", b => b.WithTmpfs("/a//b") },
+        { "mounts[4].target", b => b.WithTmpfs("/") },
+        { "mounts[4].source", b => b.WithBindMount("/no/such/source", "/x") },
+        { "mounts[4].source", b => b.WithBindMount("relative", "/x") },
+        { "mounts[4].size", b => b.WithTmpfs("/x", 0) },
+        { "mounts[4].mode", b => b.WithMount(new TmpfsMount("/x", null, 0x10000)) },
         { "root", b => b.WithRootFilesystem("/no/such/rootfs") },
         { "root", b => b.WithRootFilesystem("relative/rootfs") },
         { "hostname", b => b.WithHostname("bad host") },
@@ -78,6 +78,7 @@ public class ValidationTests
         Assert.True(config.Root.ReadOnly);
         Assert.Collection(config.Mounts,
             m => Assert.Equal("/proc", Assert.IsType<ProcMount>(m).Target),
+            m => Assert.Equal("/sys", Assert.IsType<SysfsMount>(m).Target),
             m => Assert.Equal("/dev", Assert.IsType<DevMount>(m).Target),
             m => Assert.Equal("/tmp", Assert.IsType<TmpfsMount>(m).Target));
     }

@@ -68,7 +68,7 @@ static size_t check_parsed(const struct sbx_spec *spec)
     require(spec->n_mounts <= SBX_MAX_MOUNTS);
     for (size_t i = 0; i < spec->n_mounts; i++) {
         const struct sbx_mount *m = &spec->mounts[i];
-        require(m->type >= SBX_MOUNT_BIND && m->type <= SBX_MOUNT_DEV && m->mode <= 07777);
+        require(m->type >= SBX_MOUNT_BIND && m->type <= SBX_MOUNT_SYSFS && m->mode <= 07777);
         sum += checked_path(m->target);
         require(m->source != NULL);
         sum += m->type == SBX_MOUNT_BIND ? checked_path(m->source) : strlen(m->source);

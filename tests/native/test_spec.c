@@ -289,7 +289,7 @@ static int invariants_hold(const struct sbx_spec *s)
         return 0;
     for (size_t i = 0; i < s->n_mounts; i++) {
         const struct sbx_mount *m = &s->mounts[i];
-        if (m->type < SBX_MOUNT_BIND || m->type > SBX_MOUNT_DEV || m->mode > 07777)
+        if (m->type < SBX_MOUNT_BIND || m->type > SBX_MOUNT_SYSFS || m->mode > 07777)
             return 0;
         if (m->source == NULL || m->target == NULL || m->target[0] != '/')
             return 0;
@@ -843,7 +843,7 @@ static void test_paths(void)
 
 static void test_mount_fields(void)
 {
-    static const uint32_t bad_types[] = {0, SBX_MOUNT_DEV + 1, UINT32_MAX};
+    static const uint32_t bad_types[] = {0, SBX_MOUNT_SYSFS + 1, UINT32_MAX};
     for (size_t i = 0; i < sizeof bad_types / sizeof bad_types[0]; i++) {
         struct buf b = minimal();
         rec_mount(&b, bad_types[i], 0, 0, 0, "/a", "/b");

@@ -177,7 +177,7 @@ internal static class ConfigurationValidator
                     if (tmpfs.Mode is < 0 or > 0xFFF)
                         throw new SandboxConfigurationException($"{setting}.mode", $"0{Convert.ToString(tmpfs.Mode, 8)} is not a permission mode (0 to 07777).");
                     break;
-                case ProcMount or DevMount:
+                case ProcMount or DevMount or SysfsMount:
                     break;
                 default:
                     throw new SandboxConfigurationException(setting, $"unsupported mount type {mount.GetType().Name}.");

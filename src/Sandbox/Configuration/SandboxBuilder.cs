@@ -106,7 +106,7 @@ public sealed class SandboxBuilder
     [Pure]
     public SandboxBuilder WithTmpfs(string target, long? sizeBytes = null) => WithMount(new TmpfsMount(target, sizeBytes));
 
-    /// <summary>Removes the default /proc, /dev and /tmp mounts; mounts added with other methods stay.</summary>
+    /// <summary>Removes the default /proc, /sys, /dev and /tmp mounts; mounts added with other methods stay.</summary>
     [Pure]
     public SandboxBuilder WithoutDefaultMounts() =>
         With(Configuration with { Mounts = Configuration.Mounts.RemoveAll(m => SandboxConfiguration.DefaultMounts.Contains(m)) });
@@ -246,6 +246,13 @@ public sealed class MountListBuilder
     public MountListBuilder Proc(string target = "/proc")
     {
         _mounts.Add(new ProcMount(target));
+        return this;
+    }
+
+    /// <summary>Adds a read-only sysfs.</summary>
+    public MountListBuilder Sysfs(string target = "/sys")
+    {
+        _mounts.Add(new SysfsMount(target));
         return this;
     }
 

@@ -22,9 +22,9 @@ public sealed record SandboxConfiguration
     /// <summary>Size cap of the default /tmp tmpfs: 128 MiB.</summary>
     public const long DefaultTmpSizeBytes = 128L * 1024 * 1024;
 
-    /// <summary>The mounts every sandbox gets unless removed: a fresh /proc, a minimal /dev and a private /tmp.</summary>
+    /// <summary>The mounts every sandbox gets unless removed: a fresh /proc, a read-only /sys, a minimal /dev and a private /tmp.</summary>
     public static ImmutableArray<SandboxMount> DefaultMounts { get; } =
-        [new ProcMount("/proc"), new DevMount("/dev"), new TmpfsMount("/tmp", DefaultTmpSizeBytes)];
+        [new ProcMount("/proc"), new SysfsMount("/sys"), new DevMount("/dev"), new TmpfsMount("/tmp", DefaultTmpSizeBytes)];
 
     /// <summary>
     /// Paths hidden by default, as docker hides them: kernel memory, keys, timers, firmware and

@@ -78,12 +78,26 @@ public sealed record ProcMount : SandboxMount
 
 /// <summary>
 /// A minimal /dev: a tmpfs holding null, zero, full, random, urandom and tty (bound from the
-/// host), plus the fd, stdin, stdout and stderr links.
+/// host), the fd, stdin, stdout, stderr and ptmx links, a devpts instance of its own at
+/// /dev/pts and a private tmpfs at /dev/shm.
 /// </summary>
 public sealed record DevMount : SandboxMount
 {
     /// <summary>Creates a minimal /dev at <paramref name="target"/> (usually /dev).</summary>
     public DevMount(string target = "/dev") : base(target)
+    {
+    }
+}
+
+/// <summary>
+/// A read-only sysfs at <see cref="SandboxMount.Target"/> (usually /sys) showing only the
+/// sandbox's own network devices. Without a network namespace the host's /sys is bound
+/// read-only instead, because a new sysfs cannot be mounted there.
+/// </summary>
+public sealed record SysfsMount : SandboxMount
+{
+    /// <summary>Creates a sysfs mount at <paramref name="target"/> (usually /sys).</summary>
+    public SysfsMount(string target = "/sys") : base(target)
     {
     }
 }

@@ -39,6 +39,7 @@ internal static class HelperErrors
         StepSupervise => "supervise the sandbox",
         StepCgroup => "place the sandbox in its cgroup",
         StepMask => "mask a path",
+        StepMountSysfs => "mount sysfs",
         _ => $"step {step}",
     };
 

@@ -46,6 +46,7 @@ internal static class HelperProtocol
     public const int MountTmpfs = 2;
     public const int MountProc = 3;
     public const int MountDev = 4;
+    public const int MountSysfs = 5;
     public const int MountfReadonly = 0x01;
     public const int MountfRecursive = 0x02;
     public const int MountfOptional = 0x04;
@@ -100,4 +101,5 @@ internal static class HelperProtocol
     public const int StepSupervise = 24;
     public const int StepCgroup = 25;
     public const int StepMask = 26;
+    public const int StepMountSysfs = 27;
 }

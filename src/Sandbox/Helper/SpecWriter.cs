@@ -137,6 +137,9 @@ internal sealed class SpecWriter
             ProcMount when !config.Has(SandboxNamespaces.Pid) => (MountBind, (uint)(MountfRecursive | MountfNosuid | MountfNodev | MountfNoexec), 0u, 0ul, "/proc"),
             ProcMount => (MountProc, 0u, 0u, 0ul, ""),
             DevMount => (MountDev, 0u, 0u, 0ul, ""),
+            // sysfs can be mounted only for a network namespace the sandbox owns.
+            SysfsMount when !config.Has(SandboxNamespaces.Network) => (MountBind, (uint)(MountfReadonly | MountfRecursive | MountfNosuid | MountfNodev | MountfNoexec), 0u, 0ul, "/sys"),
+            SysfsMount => (MountSysfs, 0u, 0u, 0ul, ""),
             _ => throw new InvalidOperationException($"unsupported mount {mount.GetType().Name}"),
         };
         int r = BeginRecord(RecMount);

@@ -108,15 +108,19 @@ static void attach(int mnt_fd, int root_fd, const char *target, int want_dir, in
         die(step, errno, "attach at %s", target);
 }
 
-/* A new filesystem instance (tmpfs, proc), detached, with mount attributes. */
+/* A new filesystem instance (tmpfs, proc, devpts, sysfs), detached, with mount attributes.
+ * options: key/value pairs ending at a NULL key; a NULL value makes the key a flag. */
 static int new_fs(const char *type, const char *const *options, uint64_t attrs, int step, const char *target)
 {
     cleanup_fd int fs_fd = sys_fsopen(type, SBX_FSOPEN_CLOEXEC);
     if (fs_fd < 0)
         die(step, errno, "fsopen(%s) for %s", type, target);
-    for (; options != NULL && options[0] != NULL; options += 2)
-        if (sys_fsconfig(fs_fd, SBX_FSCONFIG_SET_STRING, options[0], options[1], 0) != 0)
-            die(step, errno, "%s option %s=%s for %s", type, options[0], options[1], target);
+    for (; options != NULL && options[0] != NULL; options += 2) {
+        int rc = options[1] == NULL ? sys_fsconfig(fs_fd, SBX_FSCONFIG_SET_FLAG, options[0], NULL, 0)
+                                    : sys_fsconfig(fs_fd, SBX_FSCONFIG_SET_STRING, options[0], options[1], 0);
+        if (rc != 0)
+            die(step, errno, "%s option %s=%s for %s", type, options[0], options[1] != NULL ? options[1] : "", target);
+    }
     if (sys_fsconfig(fs_fd, SBX_FSCONFIG_CMD_CREATE, NULL, NULL, 0) != 0) {
         int err = errno;
         char log[256] = "";
@@ -128,6 +132,13 @@ static int new_fs(const char *type, const char *const *options, uint64_t attrs, 
     if (mnt_fd < 0)
         die(step, errno, "fsmount(%s) for %s", type, target);
     return mnt_fd;
+}
+
+/* sysfs shows the network devices of the namespace that mounts it: the sandbox's only. */
+static void mount_sysfs(int root_fd, const struct sbx_mount *m)
+{
+    cleanup_fd int mnt_fd = new_fs("sysfs", NULL, SBX_MOUNT_ATTR_RDONLY | SBX_MOUNT_ATTR_NOSUID | SBX_MOUNT_ATTR_NODEV | SBX_MOUNT_ATTR_NOEXEC, SBX_STEP_MOUNT_SYSFS, m->target);
+    attach(mnt_fd, root_fd, m->target, 1, SBX_STEP_MOUNT_SYSFS);
 }
 
 static void mount_tmpfs(int root_fd, const struct sbx_mount *m)
@@ -162,6 +173,8 @@ static void mount_dev(int root_fd, const struct sbx_mount *m)
             die(SBX_STEP_MOUNT_DEV, errno, "create %s/%s", m->target, devices[i]);
         close(fd);
     }
+    if (symlinkat("pts/ptmx", mnt_fd, "ptmx") != 0)
+        die(SBX_STEP_MOUNT_DEV, errno, "symlink %s/ptmx", m->target);
     for (size_t i = 0; i < sizeof links / sizeof *links; i++)
         if (symlinkat(links[i][1], mnt_fd, links[i][0]) != 0)
             die(SBX_STEP_MOUNT_DEV, errno, "symlink %s/%s", m->target, links[i][0]);
@@ -169,6 +182,15 @@ static void mount_dev(int root_fd, const struct sbx_mount *m)
         if (mkdirat(mnt_fd, dir, 0755) != 0)
             die(SBX_STEP_MOUNT_DEV, errno, "mkdir %s/%s", m->target, dir);
     attach(mnt_fd, root_fd, m->target, 1, SBX_STEP_MOUNT_DEV);
+
+    /* Its own devpts instance: ptys work inside, and none of the host's terminals is there. */
+    char pts_target[SBX_MAX_PATH];
+    snprintf(pts_target, sizeof pts_target, "%s/pts", m->target);
+    const char *pts_opts[] = {"newinstance", NULL, "ptmxmode", "0666", "mode", "0620", NULL};
+    {
+        cleanup_fd int pts_fd = new_fs("devpts", pts_opts, SBX_MOUNT_ATTR_NOSUID | SBX_MOUNT_ATTR_NOEXEC, SBX_STEP_MOUNT_DEV, pts_target);
+        attach(pts_fd, root_fd, pts_target, 1, SBX_STEP_MOUNT_DEV);
+    }
 
     /* Its own POSIX shared memory: nothing leaks between sandboxes through /dev/shm. */
     char shm_target[SBX_MAX_PATH];
@@ -331,6 +353,9 @@ void mount_setup_filesystem(const struct sbx_spec *spec, struct mount_sources *s
             break;
         case SBX_MOUNT_DEV:
             mount_dev(root_fd, m);
+            break;
+        case SBX_MOUNT_SYSFS:
+            mount_sysfs(root_fd, m);
             break;
         }
     }

@@ -84,7 +84,8 @@
 #define SBX_MOUNT_BIND 1
 #define SBX_MOUNT_TMPFS 2
 #define SBX_MOUNT_PROC 3
-#define SBX_MOUNT_DEV 4 /* tmpfs with null, zero, full, random, urandom, tty */
+#define SBX_MOUNT_DEV 4 /* tmpfs with null, zero, full, random, urandom, tty; devpts; shm */
+#define SBX_MOUNT_SYSFS 5 /* a read-only sysfs of the sandbox's network namespace */
 
 /* mount flags */
 #define SBX_MOUNTF_READONLY 0x01
@@ -160,5 +161,6 @@
 #define SBX_STEP_SUPERVISE 24
 #define SBX_STEP_CGROUP 25
 #define SBX_STEP_MASK 26
+#define SBX_STEP_MOUNT_SYSFS 27
 
 #endif

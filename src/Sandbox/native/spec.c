@@ -168,7 +168,7 @@ int spec_parse(const uint8_t *buf, size_t len, struct sbx_spec *spec, char *err,
                 goto bad_record;
             if (take_u32(&p, &tlen) || (m->target = take_string(&p, tlen, &a)) == NULL || p.left != 0)
                 goto bad_record;
-            if (m->type < SBX_MOUNT_BIND || m->type > SBX_MOUNT_DEV || m->mode > 07777 || !is_absolute_path(m->target))
+            if (m->type < SBX_MOUNT_BIND || m->type > SBX_MOUNT_SYSFS || m->mode > 07777 || !is_absolute_path(m->target))
                 goto bad_record;
             if (m->type == SBX_MOUNT_BIND ? !is_absolute_path(m->source) : m->source[0] != '\0')
                 goto bad_record;
