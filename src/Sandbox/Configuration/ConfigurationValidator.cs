@@ -6,9 +6,11 @@ namespace Sandboxing;
 /// </summary>
 internal static class ConfigurationValidator
 {
-    public const int MaxHostnameLength = 64;
-    public const int MaxIdMappings = 340; // the kernel's limit on uid_map lines
-    public const int MaxPathLength = 4096;
+    // The helper's own limits (protocol.h), checked here so a bad setting fails in Build()
+    // with its name, not in the helper as a malformed spec.
+    public const int MaxHostnameLength = Helper.HelperProtocol.MaxHostname;
+    public const int MaxIdMappings = Helper.HelperProtocol.MaxIdMaps; // the kernel's limit on uid_map lines
+    public const int MaxPathLength = Helper.HelperProtocol.MaxPath;
 
     public static void Validate(SandboxConfiguration config, HostIdentity caller)
     {
@@ -32,8 +34,8 @@ internal static class ConfigurationValidator
             throw new SandboxConfigurationException("clockOffsets", "clock offsets need the time namespace, which is off.", "Keep SandboxNamespaces.Time in WithNamespaces, or drop the offsets.");
     }
 
-    public const int MaxArguments = 65536, MaxEnvironment = 65536, MaxMounts = 1024;
-    public const int MaxStringBytes = 128 * 1024; // MAX_ARG_STRLEN: execve refuses longer strings
+    public const int MaxArguments = Helper.HelperProtocol.MaxArgs, MaxEnvironment = Helper.HelperProtocol.MaxEnv, MaxMounts = Helper.HelperProtocol.MaxMounts;
+    public const int MaxStringBytes = Helper.HelperProtocol.MaxString; // MAX_ARG_STRLEN: execve refuses longer strings
 
     public static void ValidateCommand(IReadOnlyList<string> command)
     {

@@ -33,7 +33,6 @@ internal static unsafe partial class HelperLauncher
 {
     private const int F_DUPFD_CLOEXEC = 1030;
     private const short PosixSpawnSetsid = 0x80; // glibc 2.26+
-    private const int OpaqueSize = 1024; // larger than glibc's posix_spawn_file_actions_t (80), posix_spawnattr_t (336), sigset_t (128)
 
     public static LaunchedHelper Launch(string helperPath, byte[] spec, SandboxConfiguration config)
     {
@@ -264,7 +263,7 @@ internal static unsafe partial class HelperLauncher
         }
     }
 
-    private static void* NativeMemoryZeroed() => System.Runtime.InteropServices.NativeMemory.AllocZeroed(OpaqueSize);
+    private static void* NativeMemoryZeroed() => System.Runtime.InteropServices.NativeMemory.AllocZeroed(LibC.OpaqueSize);
 
     private static void Check(int rc, string what)
     {

@@ -8,9 +8,13 @@ internal static class HelperLocator
     /// <summary>Environment variable that overrides where the helper is looked up.</summary>
     public const string PathVariable = "SANDBOX_HELPER_PATH";
 
-    private static readonly Lazy<string> s_path = new(Locate);
+    private static string? s_path;
 
-    public static string Path => s_path.Value;
+    /// <summary>
+    /// The helper's path. Only a success is cached: after a failure (not built yet, not
+    /// executable) a later call looks again, so a fixed install works without a restart.
+    /// </summary>
+    public static string Path => s_path ??= Locate();
 
     private static IEnumerable<string> Candidates()
     {

@@ -135,29 +135,6 @@ internal sealed class SeqPacketChannel : IDisposable
         }
     }
 
-    /// <summary>Like TrySend, but waits for buffer space through the reactor instead of blocking.</summary>
-    public ValueTask<bool> TrySendAsync(ReadOnlyMemory<byte> message, CancellationToken cancellationToken = default)
-    {
-        ObjectDisposedException.ThrowIf(_disposed != 0, this);
-        if (cancellationToken.IsCancellationRequested)
-            return ValueTask.FromCanceled<bool>(cancellationToken);
-        SendResult result = TrySendOnce(message.Span);
-        return result == SendResult.WouldBlock
-            ? TrySendSlowAsync(message, cancellationToken)
-            : new ValueTask<bool>(result == SendResult.Sent);
-    }
-
-    private async ValueTask<bool> TrySendSlowAsync(ReadOnlyMemory<byte> message, CancellationToken cancellationToken)
-    {
-        while (true)
-        {
-            await _reactor.WaitWritableAsync(_fd, cancellationToken).ConfigureAwait(false);
-            SendResult result = TrySendOnce(message.Span);
-            if (result != SendResult.WouldBlock)
-                return result == SendResult.Sent;
-        }
-    }
-
     private enum SendResult
     {
         Sent,

@@ -11,19 +11,6 @@
 #define SYS_close_range 436
 #endif
 
-int write_all(int fd, const void *buf, size_t len)
-{
-    const char *p = buf;
-    while (len > 0) {
-        ssize_t n = RETRY_EINTR(write(fd, p, len));
-        if (n < 0)
-            return -1;
-        p += n;
-        len -= (size_t)n;
-    }
-    return 0;
-}
-
 int write_file(const char *path, const char *content)
 {
     cleanup_fd int fd = (int)RETRY_EINTR(open(path, O_WRONLY | O_CLOEXEC));

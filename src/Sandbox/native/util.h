@@ -31,9 +31,6 @@ static inline void close_fd_ptr(int *fd)
 }
 #define cleanup_fd __attribute__((cleanup(close_fd_ptr)))
 
-/* Write all of buf, retrying short writes; -1 with errno on failure. */
-int write_all(int fd, const void *buf, size_t len);
-
 /* Write a whole string into an existing file (procfs control files want one write). */
 int write_file(const char *path, const char *content);
 
