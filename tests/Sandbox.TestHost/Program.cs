@@ -51,7 +51,24 @@ switch (args.FirstOrDefault())
             Console.WriteLine($"{r.Verdict} {r.ExitCode?.ToString() ?? "-"} {r.Signal?.ToString() ?? "-"}");
         return 0;
     }
+    case "overlay":
+    {
+        // overlay SCRIPT LAYER... : run SCRIPT in an overlay of the layers (bottom first) with an
+        // ephemeral writable layer; print its output and verdict, or the setup error.
+        try
+        {
+            var result = await new SandboxBuilder().WithOverlayRoot(args.Skip(2)).Build().RunAsync(["/bin/sh", "-c", args[1]]);
+            Console.Write(result.StandardOutput);
+            Console.Write(result.StandardError);
+            Console.WriteLine($"verdict={result.Verdict} code={result.ExitCode}");
+        }
+        catch (SandboxException e)
+        {
+            Console.WriteLine($"error step={e.Step}: {e.Message}");
+        }
+        return 0;
+    }
     default:
-        Console.Error.WriteLine("usage: Sandbox.TestHost probe | hold TOKEN [nopid] | statuses");
+        Console.Error.WriteLine("usage: Sandbox.TestHost probe | hold TOKEN [nopid] | statuses | limits | overlay SCRIPT LAYER...");
         return 2;
 }

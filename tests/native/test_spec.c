@@ -259,7 +259,19 @@ static int invariants_hold(const struct sbx_spec *s)
     size_t total = 0;
     if (s->namespaces & ~(uint32_t)SBX_NS_ALL)
         return 0;
-    if (s->root_path == NULL || s->root_path[0] != '/' || strlen(s->root_path) >= SBX_MAX_PATH)
+    if (s->root_path == NULL || strlen(s->root_path) >= SBX_MAX_PATH)
+        return 0;
+    if ((s->root_flags & SBX_ROOT_OVERLAY) ? s->root_path[0] != '\0' || s->n_overlay_lowers == 0 || !s->has_overlay_upper
+                                           : s->root_path[0] != '/' || s->n_overlay_lowers != 0 || s->has_overlay_upper)
+        return 0;
+    if (s->n_overlay_lowers > SBX_MAX_LAYERS || (s->n_overlay_lowers > 0 && s->overlay_lowers[s->n_overlay_lowers] != NULL))
+        return 0;
+    for (size_t i = 0; i < s->n_overlay_lowers; i++)
+        if (s->overlay_lowers[i] == NULL || s->overlay_lowers[i][0] != '/')
+            return 0;
+    if (s->has_overlay_upper && (s->overlay_upper == NULL || s->overlay_work == NULL || (s->overlay_upper[0] == '\0') != (s->overlay_work[0] == '\0')))
+        return 0;
+    if ((s->root_flags & SBX_ROOT_IDMAP_LAYERS) && !((s->root_flags & SBX_ROOT_OVERLAY) && (s->namespaces & SBX_NS_USER)))
         return 0;
     if (s->argc == 0 || s->argc > SBX_MAX_ARGS || s->argv == NULL || s->argv[s->argc] != NULL)
         return 0;
@@ -289,7 +301,9 @@ static int invariants_hold(const struct sbx_spec *s)
         return 0;
     for (size_t i = 0; i < s->n_mounts; i++) {
         const struct sbx_mount *m = &s->mounts[i];
-        if (m->type < SBX_MOUNT_BIND || m->type > SBX_MOUNT_SYSFS || m->mode > 07777)
+        if (m->type < SBX_MOUNT_BIND || m->type > SBX_MOUNT_FILE || m->mode > 07777)
+            return 0;
+        if (m->type == SBX_MOUNT_SYMLINK && m->source[0] == '\0')
             return 0;
         if (m->source == NULL || m->target == NULL || m->target[0] != '/')
             return 0;
@@ -621,7 +635,7 @@ static void test_record_framing(void)
     EXPECT_REJECT(&b, "nonzero reserved field");
 
     /* unknown tags, with and without payload */
-    static const uint16_t unknown[] = {0, SBX_REC_READONLY_PATH + 1, 0x100, 0xffff};
+    static const uint16_t unknown[] = {0, SBX_REC_OVERLAY_UPPER + 1, 0x100, 0xffff};
     for (size_t i = 0; i < sizeof unknown / sizeof unknown[0]; i++) {
         b = minimal();
         rec_u32(&b, unknown[i], 0);
@@ -843,7 +857,7 @@ static void test_paths(void)
 
 static void test_mount_fields(void)
 {
-    static const uint32_t bad_types[] = {0, SBX_MOUNT_SYSFS + 1, UINT32_MAX};
+    static const uint32_t bad_types[] = {0, SBX_MOUNT_FILE + 1, UINT32_MAX};
     for (size_t i = 0; i < sizeof bad_types / sizeof bad_types[0]; i++) {
         struct buf b = minimal();
         rec_mount(&b, bad_types[i], 0, 0, 0, "/a", "/b");
@@ -1033,6 +1047,125 @@ static void test_cgroup_records(void)
     EXPECT_REJECT(&b, "malformed or repeated");
 }
 
+static void rec_upper(struct buf *b, uint64_t size, const char *upper, const char *work)
+{
+    rec_header(b, SBX_REC_OVERLAY_UPPER, 0, (uint32_t)(8 + 4 + strlen(upper) + 4 + strlen(work)));
+    put_u64(b, size);
+    put_u32(b, (uint32_t)strlen(upper));
+    put(b, upper, strlen(upper));
+    put_u32(b, (uint32_t)strlen(work));
+    put(b, work, strlen(work));
+}
+
+/* An overlay root: "" as its path, layers top first, one upper record. */
+static struct buf overlay_spec(uint32_t ns, uint32_t flags)
+{
+    struct buf b = spec_new();
+    rec_u32(&b, SBX_REC_NAMESPACES, ns);
+    rec_root(&b, SBX_ROOT_OVERLAY | flags, "");
+    rec_str(&b, SBX_REC_ARG, "/bin/true");
+    return b;
+}
+
+static void test_overlay_records(void)
+{
+    uint32_t ns = SBX_NS_USER | SBX_NS_MOUNT;
+    struct buf b = overlay_spec(ns, SBX_ROOT_IDMAP_LAYERS);
+    rec_str(&b, SBX_REC_OVERLAY_LOWER, "/store/top");
+    rec_str(&b, SBX_REC_OVERLAY_LOWER, "/store/bottom");
+    rec_upper(&b, 1 << 20, "", "");
+    if (EXPECT_OK(&b)) {
+        CHECK(spec.n_overlay_lowers == 2 && strcmp(spec.overlay_lowers[0], "/store/top") == 0 && spec.overlay_lowers[2] == NULL);
+        CHECK(spec.has_overlay_upper && spec.overlay_upper_size == 1 << 20 && spec.overlay_upper[0] == '\0');
+        CHECK(spec.root_path[0] == '\0');
+        spec_free(&spec);
+    }
+    b = overlay_spec(ns, 0);
+    rec_str(&b, SBX_REC_OVERLAY_LOWER, "/l");
+    rec_upper(&b, 0, "/c/upper", "/c/work");
+    if (EXPECT_OK(&b)) {
+        CHECK(strcmp(spec.overlay_upper, "/c/upper") == 0 && strcmp(spec.overlay_work, "/c/work") == 0);
+        spec_free(&spec);
+    }
+    /* an overlay root needs layers and an upper record; neither comes without one */
+    b = overlay_spec(ns, 0);
+    rec_upper(&b, 0, "", "");
+    EXPECT_REJECT(&b, "without its layers");
+    b = overlay_spec(ns, 0);
+    rec_str(&b, SBX_REC_OVERLAY_LOWER, "/l");
+    EXPECT_REJECT(&b, "without its layers");
+    b = minimal();
+    rec_str(&b, SBX_REC_OVERLAY_LOWER, "/l");
+    EXPECT_REJECT(&b, "without an overlay root");
+    /* a path with an overlay root, none without */
+    b = spec_new();
+    rec_u32(&b, SBX_REC_NAMESPACES, ns);
+    rec_root(&b, SBX_ROOT_OVERLAY, "/x");
+    rec_str(&b, SBX_REC_ARG, "/bin/true");
+    EXPECT_REJECT(&b, MALFORMED);
+    b = spec_new();
+    rec_u32(&b, SBX_REC_NAMESPACES, ns);
+    rec_root(&b, 0, "");
+    rec_str(&b, SBX_REC_ARG, "/bin/true");
+    EXPECT_REJECT(&b, MALFORMED);
+    /* idmapped layers need a user namespace; overlays need the mount namespace */
+    b = overlay_spec(SBX_NS_MOUNT, SBX_ROOT_IDMAP_LAYERS);
+    rec_str(&b, SBX_REC_OVERLAY_LOWER, "/l");
+    rec_upper(&b, 0, "", "");
+    EXPECT_REJECT(&b, "idmapped layers need");
+    b = overlay_spec(SBX_NS_USER, 0);
+    rec_str(&b, SBX_REC_OVERLAY_LOWER, "/l");
+    rec_upper(&b, 0, "", "");
+    EXPECT_REJECT(&b, "needs the mount namespace");
+    /* relative layers, half a persistent upper, a size with a directory, two uppers */
+    b = overlay_spec(ns, 0);
+    rec_str(&b, SBX_REC_OVERLAY_LOWER, "relative");
+    rec_upper(&b, 0, "", "");
+    EXPECT_REJECT(&b, MALFORMED);
+    b = overlay_spec(ns, 0);
+    rec_str(&b, SBX_REC_OVERLAY_LOWER, "/l");
+    rec_upper(&b, 0, "/c/upper", "");
+    EXPECT_REJECT(&b, MALFORMED);
+    b = overlay_spec(ns, 0);
+    rec_str(&b, SBX_REC_OVERLAY_LOWER, "/l");
+    rec_upper(&b, 4096, "/c/upper", "/c/work");
+    EXPECT_REJECT(&b, MALFORMED);
+    b = overlay_spec(ns, 0);
+    rec_str(&b, SBX_REC_OVERLAY_LOWER, "/l");
+    rec_upper(&b, 0, "", "");
+    rec_upper(&b, 0, "", "");
+    EXPECT_REJECT(&b, MALFORMED);
+    /* one layer more than SBX_MAX_LAYERS */
+    b = overlay_spec(ns, 0);
+    for (int i = 0; i <= SBX_MAX_LAYERS; i++)
+        rec_str(&b, SBX_REC_OVERLAY_LOWER, "/l");
+    rec_upper(&b, 0, "", "");
+    EXPECT_REJECT(&b, "more than 128 overlay layers");
+}
+
+static void test_created_entries(void)
+{
+    struct buf b = minimal();
+    rec_mount(&b, SBX_MOUNT_SYMLINK, 0, 0, 0, "../relative/target", "/link");
+    rec_mount(&b, SBX_MOUNT_DIR, 0, 0700, 0, "", "/d");
+    rec_mount(&b, SBX_MOUNT_FILE, 0, 0755, 0, "#!/bin/sh\necho hi\n", "/run.sh");
+    rec_mount(&b, SBX_MOUNT_FILE, 0, 0644, 0, "", "/empty");
+    rec_mount(&b, SBX_MOUNT_MQUEUE, 0, 0, 0, "", "/dev/mqueue");
+    if (EXPECT_OK(&b)) {
+        CHECK(spec.n_mounts == 5 && strcmp(spec.mounts[0].source, "../relative/target") == 0 && spec.mounts[2].mode == 0755);
+        spec_free(&spec);
+    }
+    b = minimal();
+    rec_mount(&b, SBX_MOUNT_SYMLINK, 0, 0, 0, "", "/link"); /* a symlink needs text */
+    EXPECT_REJECT(&b, MALFORMED);
+    b = minimal();
+    rec_mount(&b, SBX_MOUNT_DIR, 0, 0755, 0, "/x", "/d"); /* a directory has no source */
+    EXPECT_REJECT(&b, MALFORMED);
+    b = minimal();
+    rec_mount(&b, SBX_MOUNT_MQUEUE, 0, 0, 0, "/x", "/dev/mqueue");
+    EXPECT_REJECT(&b, MALFORMED);
+}
+
 static void test_byte_flips(void)
 {
     struct buf b = full();
@@ -1123,6 +1256,15 @@ static int write_corpus(const char *dir)
     rec_u64(&b, SBX_REC_TIMEOUT, 5000);
     if (write_file(dir, "maps", &b))
         return -1;
+
+    b = overlay_spec(SBX_NS_USER | SBX_NS_MOUNT, SBX_ROOT_IDMAP_LAYERS);
+    rec_str(&b, SBX_REC_OVERLAY_LOWER, "/top");
+    rec_str(&b, SBX_REC_OVERLAY_LOWER, "/bottom");
+    rec_upper(&b, 4096, "", "");
+    rec_mount(&b, SBX_MOUNT_SYMLINK, 0, 0, 0, "t", "/l");
+    rec_mount(&b, SBX_MOUNT_FILE, 0, 0600, 0, "content", "/f");
+    if (write_file(dir, "overlay", &b))
+        return -1;
     return 0;
 }
 
@@ -1151,6 +1293,8 @@ int main(int argc, char **argv)
     test_err_buffer();
     test_truncations();
     test_cgroup_records();
+    test_overlay_records();
+    test_created_entries();
     test_byte_flips();
 
     printf("%u passed, %u failed\n", n_passed, n_failed);

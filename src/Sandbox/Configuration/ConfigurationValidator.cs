@@ -146,12 +146,47 @@ internal static class ConfigurationValidator
 
     private static void ValidateRoot(SandboxConfiguration config)
     {
-        if (config.Root.IsHost)
-            return;
-        string path = config.Root.Path;
-        ValidateHostPath("root", path);
-        if (!Directory.Exists(path))
-            throw new SandboxConfigurationException("root", $"'{path}' is not a directory.", "Point WithRootFilesystem at an unpacked root filesystem (a directory with bin/, etc/, ...).");
+        var root = config.Root ?? throw new SandboxConfigurationException("root", "the root is null.");
+        switch (root.Kind)
+        {
+            case SandboxRootKind.Host:
+                return;
+            case SandboxRootKind.Directory:
+                ValidateHostPath("root", root.Path);
+                if (!Directory.Exists(root.Path))
+                    throw new SandboxConfigurationException("root", $"'{root.Path}' is not a directory.", "Point WithRootFilesystem at an unpacked root filesystem (a directory with bin/, etc/, ...).");
+                return;
+            case SandboxRootKind.Overlay:
+                if (root.Layers.IsDefaultOrEmpty)
+                    throw new SandboxConfigurationException("root.layers", "an overlay root needs at least one layer.", "Pass the image's layer directories, bottom first.");
+                if (root.Layers.Length > Helper.HelperProtocol.MaxLayers)
+                    throw new SandboxConfigurationException("root.layers", $"{root.Layers.Length} layers; overlayfs takes at most {Helper.HelperProtocol.MaxLayers}.", "Flatten the image (docker export | sandbox --image).");
+                for (int i = 0; i < root.Layers.Length; i++)
+                {
+                    ValidateHostPath($"root.layers[{i}]", root.Layers[i]);
+                    if (!Directory.Exists(root.Layers[i]))
+                        throw new SandboxConfigurationException($"root.layers[{i}]", $"'{root.Layers[i]}' is not a directory.", "Layers are directories (ImageStore.ImportAsync unpacks images into them).");
+                }
+                if (root.Upper is { DirectoryPath: { } dir })
+                {
+                    ValidateHostPath("root.upper", dir);
+                    if (File.Exists(dir))
+                        throw new SandboxConfigurationException("root.upper", $"'{dir}' is a file; the writable layer needs a directory.");
+                    if (root.Layers.Any(l => IsSameOrBelow(dir, l) || IsSameOrBelow(l, dir)))
+                        throw new SandboxConfigurationException("root.upper", $"'{dir}' overlaps a layer; overlayfs refuses layers inside one another.", "Keep the writable directory outside the image store.");
+                }
+                if (root.Upper is { SizeBytes: <= 0 })
+                    throw new SandboxConfigurationException("root.upper.size", $"{root.Upper.SizeBytes} is not a positive size.");
+                return;
+            default:
+                throw new SandboxConfigurationException("root", $"unknown root kind {root.Kind}.");
+        }
+    }
+
+    private static bool IsSameOrBelow(string path, string ancestor)
+    {
+        string p = Path.TrimEndingDirectorySeparator(Path.GetFullPath(path)), a = Path.TrimEndingDirectorySeparator(Path.GetFullPath(ancestor));
+        return p == a || p.StartsWith(a + "/", StringComparison.Ordinal);
     }
 
     private static void ValidateMounts(SandboxConfiguration config)
@@ -176,15 +211,40 @@ internal static class ConfigurationValidator
                 case TmpfsMount tmpfs:
                     if (tmpfs.SizeBytes is <= 0)
                         throw new SandboxConfigurationException($"{setting}.size", $"{tmpfs.SizeBytes} is not a positive size.");
-                    if (tmpfs.Mode is < 0 or > 0xFFF)
-                        throw new SandboxConfigurationException($"{setting}.mode", $"0{Convert.ToString(tmpfs.Mode, 8)} is not a permission mode (0 to 07777).");
+                    ValidateMode($"{setting}.mode", tmpfs.Mode);
                     break;
                 case ProcMount or DevMount or SysfsMount:
+                    break;
+                case MqueueMount:
+                    if (!config.Has(SandboxNamespaces.Ipc))
+                        throw new SandboxConfigurationException(setting, "an mqueue mount needs the IPC namespace (it shows the queues of the namespace that mounts it).", "Keep SandboxNamespaces.Ipc, or drop the mqueue mount.");
+                    break;
+                case VolumeMount volume:
+                    if (!VolumeStore.IsValidName(volume.Name))
+                        throw new SandboxConfigurationException($"{setting}.name", $"'{volume.Name}' is not a volume name.", "Use letters, digits, '.', '_' and '-', starting with a letter or digit (at most 128 characters); a host path makes a bind mount instead.");
+                    break;
+                case SymlinkEntry link:
+                    if (string.IsNullOrEmpty(link.LinkText) || link.LinkText.Contains('\0') || System.Text.Encoding.UTF8.GetByteCount(link.LinkText) >= MaxPathLength)
+                        throw new SandboxConfigurationException($"{setting}.linkText", "a symlink's text must be non-empty, shorter than 4096 bytes and free of NUL characters.");
+                    break;
+                case DirectoryEntry dir:
+                    ValidateMode($"{setting}.mode", dir.Mode);
+                    break;
+                case FileEntry file:
+                    ValidateMode($"{setting}.mode", file.Mode);
+                    if (file.Content is null || file.Content.Contains('\0') || System.Text.Encoding.UTF8.GetByteCount(file.Content) >= MaxStringBytes)
+                        throw new SandboxConfigurationException($"{setting}.content", $"a created file holds text of less than {MaxStringBytes} bytes without NUL characters.", "Bind a host file for larger or binary content.");
                     break;
                 default:
                     throw new SandboxConfigurationException(setting, $"unsupported mount type {mount.GetType().Name}.");
             }
         }
+    }
+
+    private static void ValidateMode(string setting, int mode)
+    {
+        if (mode is < 0 or > 0xFFF)
+            throw new SandboxConfigurationException(setting, $"0{Convert.ToString(mode, 8)} is not a permission mode (0 to 07777).");
     }
 
     public const long MinMemoryBytes = 6 * 1024 * 1024; // docker's minimum: less cannot start a process

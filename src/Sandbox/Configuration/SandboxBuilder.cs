@@ -82,6 +82,41 @@ public sealed class SandboxBuilder
     public SandboxBuilder WithRootFilesystem(string path, bool readOnly = false) =>
         With(Configuration with { Root = SandboxRoot.FromDirectory(path, readOnly) });
 
+    /// <summary>
+    /// Uses an overlay as the root: read-only layer directories (an image's) with a writable
+    /// layer on top, so many sandboxes can share one image and none changes it.
+    /// </summary>
+    /// <param name="layers">Absolute host paths of the layers, bottom layer first.</param>
+    /// <param name="upper">Where writes go; an ephemeral tmpfs (256 MiB) by default.</param>
+    [Pure]
+    public SandboxBuilder WithOverlayRoot(IEnumerable<string> layers, OverlayUpper? upper = null) =>
+        With(Configuration with { Root = SandboxRoot.Overlay(layers, upper) });
+
+    /// <summary>Uses <paramref name="root"/> as the root filesystem.</summary>
+    [Pure]
+    public SandboxBuilder WithRoot(SandboxRoot root) => With(Configuration with { Root = root ?? throw new ArgumentNullException(nameof(root)) });
+
+    /// <summary>
+    /// Sets the program every command runs through, as docker's ENTRYPOINT: a run executes
+    /// entrypoint + its command, or entrypoint + <see cref="WithDefaultCommand"/> when the command
+    /// is empty.
+    /// </summary>
+    [Pure]
+    public SandboxBuilder WithEntrypoint(params IEnumerable<string> entrypoint) => With(Configuration with { Entrypoint = [.. entrypoint] });
+
+    /// <summary>Sets the command a run without arguments executes, as docker's CMD.</summary>
+    [Pure]
+    public SandboxBuilder WithDefaultCommand(params IEnumerable<string> command) => With(Configuration with { DefaultCommand = [.. command] });
+
+    /// <summary>Mounts named volume <paramref name="name"/> (created on first use) at <paramref name="target"/>.</summary>
+    /// <param name="name">Volume name.</param>
+    /// <param name="target">Absolute path inside the sandbox.</param>
+    /// <param name="readOnly">Whether the sandbox can only read it.</param>
+    /// <param name="store">Where volumes live; <see cref="VolumeStore.Default"/> when <see langword="null"/>.</param>
+    [Pure]
+    public SandboxBuilder WithVolume(string name, string target, bool readOnly = false, VolumeStore? store = null) =>
+        WithMount(new VolumeMount(name, target, readOnly, store));
+
     /// <summary>Appends a mount; mounts are applied in order after the defaults.</summary>
     [Pure]
     public SandboxBuilder WithMount(SandboxMount mount) =>
@@ -260,6 +295,41 @@ public sealed class MountListBuilder
     public MountListBuilder Dev(string target = "/dev")
     {
         _mounts.Add(new DevMount(target));
+        return this;
+    }
+
+    /// <summary>Adds the IPC namespace's POSIX message queues.</summary>
+    public MountListBuilder Mqueue(string target = "/dev/mqueue")
+    {
+        _mounts.Add(new MqueueMount(target));
+        return this;
+    }
+
+    /// <summary>Adds a named volume.</summary>
+    public MountListBuilder Volume(string name, string target, bool readOnly = false, VolumeStore? store = null)
+    {
+        _mounts.Add(new VolumeMount(name, target, readOnly, store));
+        return this;
+    }
+
+    /// <summary>Creates a symbolic link inside the sandbox.</summary>
+    public MountListBuilder Symlink(string linkText, string target)
+    {
+        _mounts.Add(new SymlinkEntry(linkText, target));
+        return this;
+    }
+
+    /// <summary>Creates a directory inside the sandbox.</summary>
+    public MountListBuilder Directory(string target, int mode = 0x1ED)
+    {
+        _mounts.Add(new DirectoryEntry(target, mode));
+        return this;
+    }
+
+    /// <summary>Creates a file with <paramref name="content"/> inside the sandbox.</summary>
+    public MountListBuilder File(string target, string content, int mode = 0x1A4)
+    {
+        _mounts.Add(new FileEntry(target, content, mode));
         return this;
     }
 

@@ -97,6 +97,25 @@ public sealed record SandboxConfiguration
     /// <summary>The root filesystem. The host's, read-only, by default.</summary>
     public SandboxRoot Root { get; init; } = SandboxRoot.HostReadOnly;
 
+    /// <summary>
+    /// The program every command runs through (docker's ENTRYPOINT): a run executes entrypoint +
+    /// command. Empty by default: the command runs as given.
+    /// </summary>
+    public ImmutableArray<string> Entrypoint { get; init; } = [];
+
+    /// <summary>What a run with an empty command executes, after <see cref="Entrypoint"/> (docker's CMD).</summary>
+    public ImmutableArray<string> DefaultCommand { get; init; } = [];
+
+    /// <summary>
+    /// The argv a run executes for <paramref name="command"/>: <see cref="Entrypoint"/> followed by
+    /// the command, or by <see cref="DefaultCommand"/> when the command is empty.
+    /// </summary>
+    public IReadOnlyList<string> ResolveCommand(IReadOnlyList<string> command)
+    {
+        var args = command is { Count: > 0 } ? command : (IReadOnlyList<string>)DefaultCommand;
+        return Entrypoint.IsDefaultOrEmpty ? args : [.. Entrypoint, .. args];
+    }
+
     /// <summary>Mounts applied in order after the root.</summary>
     public ImmutableArray<SandboxMount> Mounts { get; init; } = DefaultMounts;
 

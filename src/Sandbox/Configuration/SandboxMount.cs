@@ -101,3 +101,96 @@ public sealed record SysfsMount : SandboxMount
     {
     }
 }
+
+/// <summary>
+/// The POSIX message queues of the sandbox's IPC namespace (<c>mq_open</c> names), usually at
+/// /dev/mqueue. Needs <see cref="SandboxNamespaces.Ipc"/>.
+/// </summary>
+public sealed record MqueueMount : SandboxMount
+{
+    /// <summary>Creates an mqueue mount at <paramref name="target"/> (usually /dev/mqueue).</summary>
+    public MqueueMount(string target = "/dev/mqueue") : base(target)
+    {
+    }
+}
+
+/// <summary>
+/// A named volume: a directory the library keeps in a <see cref="VolumeStore"/> and binds
+/// read-write (or read-only) into the sandbox; its contents outlive the sandbox. Created on
+/// first use, owned by the sandbox's root user.
+/// </summary>
+public sealed record VolumeMount : SandboxMount
+{
+    /// <summary>Creates a mount of volume <paramref name="name"/> at <paramref name="target"/>.</summary>
+    /// <param name="name">Volume name: letters, digits, '.', '_' and '-', starting with a letter or digit.</param>
+    /// <param name="target">Absolute path inside the sandbox.</param>
+    /// <param name="readOnly">Whether the sandbox can only read it.</param>
+    /// <param name="store">Where volumes live; <see cref="VolumeStore.Default"/> when <see langword="null"/>.</param>
+    public VolumeMount(string name, string target, bool readOnly = false, VolumeStore? store = null) : base(target)
+    {
+        Name = name;
+        ReadOnly = readOnly;
+        Store = store ?? VolumeStore.Default;
+    }
+
+    /// <summary>The volume's name.</summary>
+    public string Name { get; }
+
+    /// <summary>Whether the sandbox can only read it.</summary>
+    public bool ReadOnly { get; }
+
+    /// <summary>The store that holds the volume.</summary>
+    public VolumeStore Store { get; }
+}
+
+/// <summary>
+/// A symbolic link created inside the sandbox, in order with the mounts (so it can land on a
+/// tmpfs mounted before it). Its parent is resolved inside the root; the link itself is never
+/// followed.
+/// </summary>
+public sealed record SymlinkEntry : SandboxMount
+{
+    /// <summary>Creates a symlink at <paramref name="target"/> pointing to <paramref name="linkText"/>.</summary>
+    /// <param name="linkText">What the link points to (absolute or relative, resolved inside the sandbox).</param>
+    /// <param name="target">Absolute path of the link inside the sandbox.</param>
+    public SymlinkEntry(string linkText, string target) : base(target) => LinkText = linkText;
+
+    /// <summary>What the link points to.</summary>
+    public string LinkText { get; }
+}
+
+/// <summary>A directory (with missing parents) created inside the sandbox, in order with the mounts.</summary>
+public sealed record DirectoryEntry : SandboxMount
+{
+    /// <summary>Creates a directory at <paramref name="target"/>.</summary>
+    /// <param name="target">Absolute path inside the sandbox.</param>
+    /// <param name="mode">Permission bits (octal 0755 by default); the umask does not narrow them.</param>
+    public DirectoryEntry(string target, int mode = 0x1ED /* 0755 */) : base(target) => Mode = mode;
+
+    /// <summary>Permission bits.</summary>
+    public int Mode { get; }
+}
+
+/// <summary>
+/// A file created (or replaced) inside the sandbox with the given content, in order with the
+/// mounts: a configuration file, a script, a submission. At most 128 KiB, without NUL bytes;
+/// bind a host file for anything larger.
+/// </summary>
+public sealed record FileEntry : SandboxMount
+{
+    /// <summary>Creates a file at <paramref name="target"/> holding <paramref name="content"/> (UTF-8).</summary>
+    /// <param name="target">Absolute path inside the sandbox.</param>
+    /// <param name="content">The file's text.</param>
+    /// <param name="mode">Permission bits (octal 0644 by default; 0755 for a script).</param>
+    public FileEntry(string target, string content, int mode = 0x1A4 /* 0644 */) : base(target)
+    {
+        Content = content;
+        Mode = mode;
+    }
+
+    /// <summary>The file's text.</summary>
+    public string Content { get; }
+
+    /// <summary>Permission bits.</summary>
+    public int Mode { get; }
+}

@@ -9,7 +9,7 @@ namespace Sandboxing.Helper;
 /// </summary>
 internal static class HelperErrors
 {
-    private const int EPERM = 1, ENOENT = 2, EACCES = 13, EINVAL = 22, ENOSPC = 28, EROFS = 30, ENOSYS = 38, ENOTDIR = 20, EBUSY = 16;
+    private const int EPERM = 1, ENOENT = 2, EACCES = 13, EINVAL = 22, ENOSPC = 28, EROFS = 30, ENOSYS = 38, EEXIST = 17, ENOTDIR = 20, EBUSY = 16;
 
     public static string StepName(int step) => step switch
     {
@@ -40,6 +40,10 @@ internal static class HelperErrors
         StepCgroup => "place the sandbox in its cgroup",
         StepMask => "mask a path",
         StepMountSysfs => "mount sysfs",
+        StepOverlay => "mount the overlay root",
+        StepIdmapLayers => "give the image layers idmapped mounts",
+        StepMountMqueue => "mount mqueue",
+        StepCreate => "create a file, directory or symlink",
         _ => $"step {step}",
     };
 
@@ -70,9 +74,19 @@ internal static class HelperErrors
         (StepMountBind, EINVAL) => "In a user namespace the kernel refuses a non-recursive bind of a directory that has mounts below it (it would reveal what they cover): bind it recursively.",
         (StepMountBind, ENOENT) => "The bind mount source disappeared after validation, or is not visible to the sandbox's user.",
         (StepMountProc, EPERM or EBUSY) => "A fresh /proc needs the PID namespace and a host /proc that is fully visible (inside some containers, /proc has masked paths that forbid it). Keep SandboxNamespaces.Pid, or remove the ProcMount.",
+        (StepOverlay, EBUSY) => "The persistent directory is in use by another running sandbox: one directory serves one sandbox at a time. Wait for it to end, or give this sandbox a directory of its own.",
+        (StepOverlay, EINVAL) => "overlayfs refused the layers: a layer, the writable directory or its work directory may lie on a filesystem overlayfs cannot use (another overlay, NFS), the upper and work directories must be on one filesystem, `dmesg | grep overlay` shows the kernel's reason.",
+        (StepOverlay, EPERM or EACCES) => "The sandbox's root user cannot read a layer or write the persistent directory. Layers imported by root are mounted idmapped for a root caller; directories made by another user are not. Check the owners, or map root inside to the directories' owner.",
+        (StepOverlay, ENOENT or ENOTDIR) => "A layer or the persistent directory disappeared after validation.",
+        (StepOverlay, ENOSYS or 19 /* ENODEV */) => "This kernel has no overlayfs (modprobe overlay), or cannot mount it in a user namespace (Linux 5.11+).",
+        (StepIdmapLayers, EINVAL or EPERM or 95 /* EOPNOTSUPP */) => "The filesystem holding the layers does not support idmapped mounts (ext4, xfs, btrfs and tmpfs do, on Linux 5.12 to 6.3 and later). Keep the image store on such a filesystem, or map root inside to host root with WithUidMappings(new IdMapping(0, 0, 65536)).",
+        (StepMountMqueue, EPERM or EINVAL) => "An mqueue filesystem can be mounted only for an IPC namespace the sandbox owns: keep SandboxNamespaces.Ipc.",
+        (StepCreate, EROFS) => "The place is read-only: create it under a writable mount (a tmpfs mounted before it, an overlay root, /tmp).",
+        (StepCreate, EEXIST) => "Something already exists there (a symlink is never replaced).",
+        (StepCreate, 40 /* ELOOP */) => "The target is a symbolic link; files are never written through one.",
         (StepExecNotFound, _) => config.Root.IsHost
             ? "The program does not exist on the host's filesystem as the sandbox sees it. Use an absolute path, or set PATH in the sandbox's environment (WithEnvironmentVariable, or --env PATH=...)."
-            : $"The program does not exist inside the root filesystem {config.Root.Path}: paths refer to files inside it. Use an absolute path, or set PATH in the sandbox's environment (WithEnvironmentVariable, or --env PATH=...).",
+            : $"The program does not exist inside the root filesystem {config.Root}: paths refer to files inside it. Use an absolute path, or set PATH in the sandbox's environment (WithEnvironmentVariable, or --env PATH=...).",
         (StepExec, EACCES) => "The file is not executable for the sandbox's user, or lies on a noexec mount.",
         (StepExec, ENOENT) => "The program's interpreter or dynamic loader (for example /lib64/ld-linux-x86-64.so.2) is missing inside the sandbox.",
         (StepChdir, ENOENT or ENOTDIR) => $"The working directory {config.WorkingDirectory} does not exist inside the sandbox.",

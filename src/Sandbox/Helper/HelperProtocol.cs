@@ -32,6 +32,8 @@ internal static class HelperProtocol
     public const int RecCgroupUnified = 15;
     public const int RecMaskPath = 16;
     public const int RecReadonlyPath = 17;
+    public const int RecOverlayLower = 18;
+    public const int RecOverlayUpper = 19;
     public const int NsUser = 0x01;
     public const int NsPid = 0x02;
     public const int NsMount = 0x04;
@@ -42,11 +44,17 @@ internal static class HelperProtocol
     public const int NsTime = 0x80;
     public const int NsAll = 0xff;
     public const int RootReadonly = 0x01;
+    public const int RootOverlay = 0x02;
+    public const int RootIdmapLayers = 0x04;
     public const int MountBind = 1;
     public const int MountTmpfs = 2;
     public const int MountProc = 3;
     public const int MountDev = 4;
     public const int MountSysfs = 5;
+    public const int MountMqueue = 6;
+    public const int MountSymlink = 7;
+    public const int MountDir = 8;
+    public const int MountFile = 9;
     public const int MountfReadonly = 0x01;
     public const int MountfRecursive = 0x02;
     public const int MountfOptional = 0x04;
@@ -61,6 +69,7 @@ internal static class HelperProtocol
     public const int MaxString = (128 * 1024);
     public const int MaxHostname = 64;
     public const int MaxCgroupPaths = 32;
+    public const int MaxLayers = 128;
     public const int MsgHeaderSize = 16;
     public const int MsgMaxDetail = 1024;
     public const int MsgError = 1;
@@ -102,4 +111,8 @@ internal static class HelperProtocol
     public const int StepCgroup = 25;
     public const int StepMask = 26;
     public const int StepMountSysfs = 27;
+    public const int StepOverlay = 28;
+    public const int StepIdmapLayers = 29;
+    public const int StepMountMqueue = 30;
+    public const int StepCreate = 31;
 }

@@ -36,29 +36,19 @@ internal sealed class SpecWriter
 
         if (config.Has(SandboxNamespaces.User))
         {
-            uint uid = config.Uid ?? 0, gid = config.Gid ?? 0;
-            // No explicit mappings: an unprivileged caller becomes the chosen user, which needs
-            // no privilege. A root caller's sandbox becomes the host's unprivileged "nobody":
-            // mapped to host root it would own every root-owned file and /proc/sys.
-            uint outsideUid = caller.IsRoot ? SandboxConfiguration.UnprivilegedHostId : caller.EffectiveUid;
-            uint outsideGid = caller.IsRoot ? SandboxConfiguration.UnprivilegedHostId : caller.EffectiveGid;
-            var uidMaps = config.UidMappings.IsEmpty ? [new IdMapping(uid, outsideUid, 1)] : config.UidMappings;
-            var gidMaps = config.GidMappings.IsEmpty ? [new IdMapping(gid, outsideGid, 1)] : config.GidMappings;
+            var (uidMaps, gidMaps) = EffectiveMappings(config, caller);
             foreach (var m in uidMaps)
                 IdMapRecord(RecUidMap, m);
             foreach (var m in gidMaps)
                 IdMapRecord(RecGidMap, m);
-            UserRecord(uid, gid);
+            UserRecord(config.Uid ?? 0, config.Gid ?? 0);
         }
         else if (config.Uid is not null || config.Gid is not null)
         {
             UserRecord(config.Uid ?? caller.EffectiveUid, config.Gid ?? caller.EffectiveGid);
         }
 
-        int root = BeginRecord(RecRoot);
-        U32(config.Root.ReadOnly ? (uint)RootReadonly : 0);
-        Utf8(config.Root.Path);
-        EndRecord(root);
+        RootRecords(config, caller);
 
         foreach (var mount in config.Mounts)
             MountRecord(mount, config);
@@ -111,6 +101,76 @@ internal sealed class SpecWriter
         BinaryPrimitives.WriteUInt32LittleEndian(header[8..], (uint)_length);
     }
 
+    /// <summary>
+    /// The uid and gid maps a sandbox with a user namespace gets. No explicit mappings: an
+    /// unprivileged caller becomes the chosen user, which needs no privilege. A root caller's
+    /// sandbox becomes the host's unprivileged "nobody": mapped to host root it would own every
+    /// root-owned file and /proc/sys.
+    /// </summary>
+    internal static (IReadOnlyList<IdMapping> Uid, IReadOnlyList<IdMapping> Gid) EffectiveMappings(SandboxConfiguration config, HostIdentity caller)
+    {
+        uint uid = config.Uid ?? 0, gid = config.Gid ?? 0;
+        uint outsideUid = caller.IsRoot ? SandboxConfiguration.UnprivilegedHostId : caller.EffectiveUid;
+        uint outsideGid = caller.IsRoot ? SandboxConfiguration.UnprivilegedHostId : caller.EffectiveGid;
+        return (config.UidMappings.IsEmpty ? [new IdMapping(uid, outsideUid, 1)] : config.UidMappings,
+                config.GidMappings.IsEmpty ? [new IdMapping(gid, outsideGid, 1)] : config.GidMappings);
+    }
+
+    /// <summary>
+    /// The host uid and gid that own what the sandbox's root user creates: root inside when it is
+    /// mapped, else the command's user; the caller itself without a user namespace.
+    /// </summary>
+    internal static (uint Uid, uint Gid) HostOwnerOfSandboxRoot(SandboxConfiguration config, HostIdentity caller)
+    {
+        if (!config.Has(SandboxNamespaces.User))
+            return (config.Uid ?? caller.EffectiveUid, config.Gid ?? caller.EffectiveGid);
+        var (uidMaps, gidMaps) = EffectiveMappings(config, caller);
+        return (ToHost(uidMaps, 0) ?? ToHost(uidMaps, config.Uid ?? 0) ?? caller.EffectiveUid,
+                ToHost(gidMaps, 0) ?? ToHost(gidMaps, config.Gid ?? 0) ?? caller.EffectiveGid);
+
+        static uint? ToHost(IReadOnlyList<IdMapping> maps, uint inside) =>
+            maps.FirstOrDefault(m => inside >= m.InsideId && inside - m.InsideId < m.Count) is { } m ? m.OutsideId + (inside - m.InsideId) : null;
+    }
+
+    /// <summary>
+    /// Whether the helper gives an overlay's layers idmapped mounts: when it runs as root and the
+    /// sandbox's root is not host root, so files the image gives to uid 0 belong to root inside.
+    /// An unprivileged caller's layers already belong to it, and so to root inside.
+    /// </summary>
+    internal static bool IdmapsLayers(SandboxConfiguration config, HostIdentity caller) =>
+        config.Root.Kind == SandboxRootKind.Overlay && caller.IsRoot && config.Has(SandboxNamespaces.User)
+        && HostOwnerOfSandboxRoot(config, caller).Uid != 0;
+
+    private void RootRecords(SandboxConfiguration config, HostIdentity caller)
+    {
+        var root = config.Root;
+        int r = BeginRecord(RecRoot);
+        uint flags = root.ReadOnly ? (uint)RootReadonly : 0;
+        if (root.Kind == SandboxRootKind.Overlay)
+            flags |= RootOverlay | (IdmapsLayers(config, caller) ? (uint)RootIdmapLayers : 0);
+        U32(flags);
+        Utf8(root.Path);
+        EndRecord(r);
+        if (root.Kind != SandboxRootKind.Overlay)
+            return;
+        for (int i = root.Layers.Length - 1; i >= 0; i--) // overlayfs wants the top layer first
+            StringRecord(RecOverlayLower, root.Layers[i]);
+        var upper = root.Upper!;
+        r = BeginRecord(RecOverlayUpper);
+        // A read-only overlay still gets a small tmpfs on top: mount targets missing from the
+        // image are created there before the root turns read-only.
+        U64(upper.DirectoryPath is null ? (ulong)(upper.IsNone ? ReadOnlyOverlayUpperBytes : upper.SizeBytes ?? 0) : 0);
+        LengthPrefixedUtf8(upper.DirectoryPath is { } d ? OverlayUpperPaths(d).Upper : "");
+        LengthPrefixedUtf8(upper.DirectoryPath is { } w ? OverlayUpperPaths(w).Work : "");
+        EndRecord(r);
+    }
+
+    private const long ReadOnlyOverlayUpperBytes = 1024 * 1024;
+
+    /// <summary>Where a persistent overlay directory keeps its writable layer and overlayfs's work directory.</summary>
+    internal static (string Upper, string Work) OverlayUpperPaths(string directory) =>
+        (Path.Combine(directory, "upper"), Path.Combine(directory, "work"));
+
     /// <summary>The variables the command sees: the configured ones, plus PATH and HOME defaults.</summary>
     internal static IEnumerable<KeyValuePair<string, string>> EffectiveEnvironment(SandboxConfiguration config)
     {
@@ -131,6 +191,7 @@ internal sealed class SpecWriter
             BindMount b => (MountBind,
                 (b.ReadOnly ? (uint)MountfReadonly : 0) | (b.Recursive ? (uint)MountfRecursive : 0) | (b.Optional ? (uint)MountfOptional : 0)
                 | MountfNosuid | MountfNodev, 0u, 0ul, b.Source),
+            VolumeMount v => (MountBind, (v.ReadOnly ? (uint)MountfReadonly : 0) | MountfNosuid | MountfNodev, 0u, 0ul, v.Store.GetPath(v.Name)),
             TmpfsMount t => (MountTmpfs, 0u, (uint)t.Mode, (ulong)(t.SizeBytes ?? 0), ""),
             // A new procfs can only be mounted for a PID namespace the sandbox owns; without
             // one the sandbox shares the host's processes, so it gets the host's /proc.
@@ -140,6 +201,10 @@ internal sealed class SpecWriter
             // sysfs can be mounted only for a network namespace the sandbox owns.
             SysfsMount when !config.Has(SandboxNamespaces.Network) => (MountBind, (uint)(MountfReadonly | MountfRecursive | MountfNosuid | MountfNodev | MountfNoexec), 0u, 0ul, "/sys"),
             SysfsMount => (MountSysfs, 0u, 0u, 0ul, ""),
+            MqueueMount => (MountMqueue, 0u, 0u, 0ul, ""),
+            SymlinkEntry l => (MountSymlink, 0u, 0u, 0ul, l.LinkText),
+            DirectoryEntry d => (MountDir, 0u, (uint)d.Mode, 0ul, ""),
+            FileEntry f => (MountFile, 0u, (uint)f.Mode, 0ul, f.Content),
             _ => throw new InvalidOperationException($"unsupported mount {mount.GetType().Name}"),
         };
         int r = BeginRecord(RecMount);
@@ -147,15 +212,17 @@ internal sealed class SpecWriter
         U32(flags);
         U32(mode);
         U64(size);
+        LengthPrefixedUtf8(source);
+        LengthPrefixedUtf8(mount.Target);
+        EndRecord(r);
+    }
+
+    private void LengthPrefixedUtf8(string value)
+    {
         int at = _length;
         U32(0);
-        int n = Utf8(source);
+        int n = Utf8(value);
         BinaryPrimitives.WriteUInt32LittleEndian(_buffer.AsSpan(at), (uint)n);
-        at = _length;
-        U32(0);
-        n = Utf8(mount.Target);
-        BinaryPrimitives.WriteUInt32LittleEndian(_buffer.AsSpan(at), (uint)n);
-        EndRecord(r);
     }
 
     private void IdMapRecord(int tag, IdMapping m)

@@ -29,7 +29,8 @@ public sealed class Sandbox
     /// <paramref name="cancellationToken"/> kills the whole sandbox and returns a result with
     /// <see cref="SandboxVerdict.Canceled"/> and whatever output was captured.
     /// </summary>
-    /// <param name="command">The program (looked up in the sandbox's PATH unless it contains a '/') and its arguments.</param>
+    /// <param name="command">The program (looked up in the sandbox's PATH unless it contains a '/') and its arguments;
+    /// with an entrypoint, its arguments (empty: the default command).</param>
     /// <param name="cancellationToken">Kills the sandbox when cancelled.</param>
     /// <exception cref="SandboxConfigurationException">The command is empty or invalid.</exception>
     /// <exception cref="SandboxException">The sandbox could not be set up; nothing is left behind.</exception>
@@ -49,7 +50,8 @@ public sealed class Sandbox
     /// <exception cref="SandboxException">The sandbox could not be set up; nothing is left behind.</exception>
     public Task<SandboxProcess> StartAsync(IReadOnlyList<string> command, CancellationToken cancellationToken = default)
     {
-        ConfigurationValidator.ValidateCommand(command);
-        return SandboxProcess.StartAsync(HelperLocator.Path, Configuration, command, cancellationToken);
+        var argv = Configuration.ResolveCommand(command);
+        ConfigurationValidator.ValidateCommand(argv);
+        return SandboxProcess.StartAsync(HelperLocator.Path, Configuration, argv, cancellationToken);
     }
 }

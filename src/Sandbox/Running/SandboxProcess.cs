@@ -306,7 +306,9 @@ public sealed class SandboxProcess : IAsyncDisposable
         LaunchedHelper helper;
         try
         {
-            byte[] spec = SpecWriter.Write(config, command, HostIdentity.Current, cgroup is null ? null : SandboxCgroups.JoinFor(cgroup));
+            var caller = HostIdentity.Current;
+            SandboxStorage.Prepare(config, caller);
+            byte[] spec = SpecWriter.Write(config, command, caller, cgroup is null ? null : SandboxCgroups.JoinFor(cgroup));
             helper = HelperLauncher.Launch(helperPath, spec, config);
         }
         catch (Exception e)

@@ -295,7 +295,9 @@ void sandbox_child_main(const struct sbx_spec *spec, int sync_fd)
 
     /* Sources first, with the caller's host identity: a root caller's sandbox becomes an
      * unprivileged host user below, which may not reach a rootfs under /root. */
-    struct mount_sources sources = {.tree_fd = -1, .bind_fds = NULL};
+    struct mount_sources sources = {.tree_fd = -1, .bind_fds = NULL, .lower_fds = NULL, .upper_fd = -1, .work_fd = -1};
+    if (spec->root_flags & SBX_ROOT_IDMAP_LAYERS)
+        mount_receive_idmapped_layers(spec, report_fd, &sources);
     if (spec->namespaces & SBX_NS_MOUNT)
         mount_open_sources(spec, &sources);
     if (spec->namespaces & SBX_NS_USER) {

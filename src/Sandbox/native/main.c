@@ -74,6 +74,7 @@ int main(int argc, char **argv)
 
     if (spec.namespaces & SBX_NS_MOUNT)
         mount_precreate_targets(&spec);
+    int upper_lock = mount_lock_upper(&spec); /* held until we exit */
 
     /* Orphans of a sandbox without a PID namespace are reparented to us, so we can kill them. */
     if (prctl(PR_SET_CHILD_SUBREAPER, 1) != 0) {
@@ -127,6 +128,8 @@ int main(int argc, char **argv)
         close(SBX_FD_CONTROL); /* the sandbox never holds the library's channel */
         if (cgroup_fd >= 0)
             close(cgroup_fd);
+        if (upper_lock >= 0)
+            close(upper_lock);
         report_fd = report_pair[1];
         die_control_fd = -1;
         sandbox_child_main(&spec, sync_pipe[0]);
@@ -153,6 +156,8 @@ int main(int argc, char **argv)
         /* idmap_write dies on failure; the child then sees end of file and exits, and
          * PR_SET_PDEATHSIG covers the rest. */
         idmap_write(child, &spec);
+        if (spec.root_flags & SBX_ROOT_IDMAP_LAYERS)
+            mount_send_idmapped_layers(&spec, child, report_pair[0]);
     }
     if (RETRY_EINTR(write(sync_pipe[1], "x", 1)) != 1) {
         report_error(SBX_STEP_SYNC, errno, "release the sandbox");

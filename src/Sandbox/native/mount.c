@@ -20,7 +20,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/mount.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 
@@ -60,6 +62,23 @@ static int open_in_root(int root_fd, const char *path)
     return (int)RETRY_EINTR(sys_openat2(root_fd, path, &how));
 }
 
+/* Split an absolute path into its parent ("/" for a top-level name) and its last component. */
+static int split_path(const char *path, char parent[SBX_MAX_PATH], const char **name)
+{
+    const char *slash = strrchr(path, '/');
+    size_t plen = (size_t)(slash - path);
+    if (plen == 0)
+        plen = 1; /* parent is "/" */
+    if (plen >= SBX_MAX_PATH || slash[1] == '\0') {
+        errno = plen >= SBX_MAX_PATH ? ENAMETOOLONG : EINVAL;
+        return -1;
+    }
+    memcpy(parent, path, plen);
+    parent[plen] = '\0';
+    *name = slash + 1;
+    return 0;
+}
+
 /* Open (creating when missing) the mount target `path` inside root_fd: a directory, or an
  * empty file when the mount source is a file. Parents are created as directories. Every
  * component is resolved by openat2 inside the root, and mkdirat/openat(O_EXCL) never follow
@@ -71,21 +90,13 @@ static int open_target(int root_fd, const char *path, int want_dir)
         return fd;
 
     char parent[SBX_MAX_PATH];
-    const char *slash = strrchr(path, '/');
-    size_t plen = (size_t)(slash - path);
-    if (plen == 0)
-        plen = 1; /* parent is "/" */
-    if (plen >= sizeof parent) {
-        errno = ENAMETOOLONG;
+    const char *name;
+    if (split_path(path, parent, &name) != 0)
         return -1;
-    }
-    memcpy(parent, path, plen);
-    parent[plen] = '\0';
     cleanup_fd int parent_fd = open_target(root_fd, parent, 1);
     if (parent_fd < 0)
         return -1;
     int dir_fd = parent_fd; /* an O_PATH directory fd is enough for mkdirat and openat */
-    const char *name = slash + 1;
     if (want_dir) {
         if (mkdirat(dir_fd, name, 0755) != 0 && errno != EEXIST)
             return -1;
@@ -212,6 +223,55 @@ static void mount_dev(int root_fd, const struct sbx_mount *m)
     }
 }
 
+/* POSIX message queues: the mqueue filesystem shows the queues of the mounting IPC namespace. */
+static void mount_mqueue(int root_fd, const struct sbx_mount *m)
+{
+    cleanup_fd int mnt_fd = new_fs("mqueue", NULL, SBX_MOUNT_ATTR_NOSUID | SBX_MOUNT_ATTR_NODEV | SBX_MOUNT_ATTR_NOEXEC, SBX_STEP_MOUNT_MQUEUE, m->target);
+    attach(mnt_fd, root_fd, m->target, 1, SBX_STEP_MOUNT_MQUEUE);
+}
+
+/* A symlink, directory or file created inside: the parent is resolved inside the root (and
+ * created when missing), and the last component is never followed. */
+static void create_entry(int root_fd, const struct sbx_mount *m)
+{
+    char parent[SBX_MAX_PATH];
+    const char *name;
+    if (split_path(m->target, parent, &name) != 0)
+        die(SBX_STEP_CREATE, errno, "%s", m->target);
+    cleanup_fd int parent_fd = open_target(root_fd, parent, 1);
+    if (parent_fd < 0)
+        die(SBX_STEP_CREATE, errno, "parent directory of %s", m->target);
+    switch (m->type) {
+    case SBX_MOUNT_SYMLINK:
+        if (symlinkat(m->source, parent_fd, name) != 0)
+            die(SBX_STEP_CREATE, errno, "symlink %s -> %s", m->target, m->source);
+        break;
+    case SBX_MOUNT_DIR: {
+        if (mkdirat(parent_fd, name, (mode_t)m->mode) != 0 && errno != EEXIST)
+            die(SBX_STEP_CREATE, errno, "directory %s", m->target);
+        cleanup_fd int dir_fd = (int)RETRY_EINTR(openat(parent_fd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+        if (dir_fd < 0 || fchmod(dir_fd, (mode_t)m->mode) != 0) /* the umask must not narrow it */
+            die(SBX_STEP_CREATE, errno, "directory %s", m->target);
+        break;
+    }
+    case SBX_MOUNT_FILE: {
+        cleanup_fd int fd = (int)RETRY_EINTR(openat(parent_fd, name, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, (mode_t)m->mode));
+        if (fd < 0)
+            die(SBX_STEP_CREATE, errno, "file %s", m->target);
+        size_t len = strlen(m->source), done = 0;
+        while (done < len) {
+            ssize_t n = RETRY_EINTR(write(fd, m->source + done, len - done));
+            if (n <= 0)
+                die(SBX_STEP_CREATE, n < 0 ? errno : EIO, "write %s", m->target);
+            done += (size_t)n;
+        }
+        if (fchmod(fd, (mode_t)m->mode) != 0)
+            die(SBX_STEP_CREATE, errno, "mode of %s", m->target);
+        break;
+    }
+    }
+}
+
 /* Hide or freeze paths the sandbox should not use (docker's masked and read-only paths, host
  * sockets under /run): after every mount, so they cover what the mounts brought in. The
  * command cannot undo them: it has no CAP_SYS_ADMIN. Missing paths are skipped. */
@@ -257,13 +317,16 @@ static void apply_masks(int root_fd, const struct sbx_spec *spec)
 
 void mount_precreate_targets(const struct sbx_spec *spec)
 {
-    if (strcmp(spec->root_path, "/") == 0)
-        return; /* the host's root is never written */
+    /* The host's root is never written; an overlay root gets its targets in its upper layer. */
+    if (strcmp(spec->root_path, "/") == 0 || (spec->root_flags & SBX_ROOT_OVERLAY))
+        return;
     cleanup_fd int root_fd = (int)RETRY_EINTR(open(spec->root_path, O_PATH | O_DIRECTORY | O_CLOEXEC));
     if (root_fd < 0)
         return;
     for (size_t i = 0; i < spec->n_mounts; i++) {
         const struct sbx_mount *m = &spec->mounts[i];
+        if (m->type >= SBX_MOUNT_SYMLINK)
+            continue; /* created by the sandbox itself, after the mounts before them */
         int want_dir = 1;
         struct stat st;
         if (m->type == SBX_MOUNT_BIND) {
@@ -277,6 +340,30 @@ void mount_precreate_targets(const struct sbx_spec *spec)
     }
 }
 
+/* O_PATH fd of a host directory, or die naming it. */
+static int open_host_dir(const char *path, int step, const char *what)
+{
+    int fd = (int)RETRY_EINTR(open(path, O_PATH | O_DIRECTORY | O_CLOEXEC));
+    if (fd < 0)
+        die(step, errno, "%s %s", what, path);
+    return fd;
+}
+
+static void open_overlay_sources(const struct sbx_spec *spec, struct mount_sources *sources)
+{
+    if (sources->lower_fds == NULL) {
+        sources->lower_fds = calloc(spec->n_overlay_lowers, sizeof *sources->lower_fds);
+        if (sources->lower_fds == NULL)
+            die(SBX_STEP_OVERLAY, ENOMEM, "layer table");
+        for (size_t i = 0; i < spec->n_overlay_lowers; i++)
+            sources->lower_fds[i] = open_host_dir(spec->overlay_lowers[i], SBX_STEP_OVERLAY, "layer");
+    }
+    if (spec->overlay_upper[0] != '\0') {
+        sources->upper_fd = open_host_dir(spec->overlay_upper, SBX_STEP_OVERLAY, "upper directory");
+        sources->work_fd = open_host_dir(spec->overlay_work, SBX_STEP_OVERLAY, "work directory");
+    }
+}
+
 void mount_open_sources(const struct sbx_spec *spec, struct mount_sources *sources)
 {
     /* Nothing we mount may propagate back to the host. */
@@ -284,16 +371,20 @@ void mount_open_sources(const struct sbx_spec *spec, struct mount_sources *sourc
         die(SBX_STEP_MOUNT_PRIVATE, errno, "make / private");
 
     int host_root = strcmp(spec->root_path, "/") == 0;
-    sources->tree_fd = clone_tree(spec->root_path, 1);
-    if (sources->tree_fd < 0)
-        die(SBX_STEP_ROOT, errno, "%s", spec->root_path);
-    /* The host's tree is read-only before anything touches it, so a missing mount target
-     * can never be created on the host. A root directory stays writable until its mount
-     * targets exist; its read-only flag comes at the end. Devices come only from /dev,
-     * and no setuid binary of the root grants anything. */
-    uint64_t root_attrs = SBX_MOUNT_ATTR_NODEV | SBX_MOUNT_ATTR_NOSUID | (host_root ? SBX_MOUNT_ATTR_RDONLY : 0);
-    if (set_mount_attrs(sources->tree_fd, root_attrs, 1) != 0)
-        die(SBX_STEP_ROOT, errno, "mount attributes of %s", spec->root_path);
+    if (spec->root_flags & SBX_ROOT_OVERLAY) {
+        open_overlay_sources(spec, sources); /* the overlay itself is made inside the namespace */
+    } else {
+        sources->tree_fd = clone_tree(spec->root_path, 1);
+        if (sources->tree_fd < 0)
+            die(SBX_STEP_ROOT, errno, "%s", spec->root_path);
+        /* The host's tree is read-only before anything touches it, so a missing mount target
+         * can never be created on the host. A root directory stays writable until its mount
+         * targets exist; its read-only flag comes at the end. Devices come only from /dev,
+         * and no setuid binary of the root grants anything. */
+        uint64_t root_attrs = SBX_MOUNT_ATTR_NODEV | SBX_MOUNT_ATTR_NOSUID | (host_root ? SBX_MOUNT_ATTR_RDONLY : 0);
+        if (set_mount_attrs(sources->tree_fd, root_attrs, 1) != 0)
+            die(SBX_STEP_ROOT, errno, "mount attributes of %s", spec->root_path);
+    }
 
     sources->bind_fds = calloc(spec->n_mounts + 1, sizeof *sources->bind_fds);
     if (sources->bind_fds == NULL)
@@ -307,6 +398,135 @@ void mount_open_sources(const struct sbx_spec *spec, struct mount_sources *sourc
         if (sources->bind_fds[i] < 0 && !(errno == ENOENT && (m->flags & SBX_MOUNTF_OPTIONAL)))
             die(SBX_STEP_MOUNT_BIND, errno, "%s -> %s", m->source, m->target);
     }
+}
+
+/* Append "/proc/self/fd/N" to an overlay option: layers are named through fds opened with the
+ * caller's host identity (or made by the helper), so no host path is looked up again here. */
+static void append_fd_path(char *buf, size_t size, size_t *len, int fd, int separator)
+{
+    int n = snprintf(buf + *len, size - *len, "%s/proc/self/fd/%d", separator ? ":" : "", fd);
+    if (n < 0 || (size_t)n >= size - *len)
+        die(SBX_STEP_OVERLAY, ENAMETOOLONG, "overlay layer list");
+    *len += (size_t)n;
+}
+
+/* The overlay root: the layers read-only underneath, a writable layer on top (a tmpfs of the
+ * sandbox's own, or a directory that outlives it). Inside a user namespace overlayfs keeps
+ * its whiteout and opaque markers in user.overlay.* xattrs (userxattr, Linux 5.11). */
+static int mount_overlay_root(const struct sbx_spec *spec, struct mount_sources *sources)
+{
+    /* overlayfs takes private clones of its layers, which the kernel allows only for mounts in
+     * our own mount namespace: the helper's idmapped layers arrive detached (in a namespace of
+     * the host's), so they are attached on the staging tmpfs first. */
+    if (spec->root_flags & SBX_ROOT_IDMAP_LAYERS) {
+        for (size_t i = 0; i < spec->n_overlay_lowers; i++) {
+            char path[64];
+            snprintf(path, sizeof path, STAGING "/layer-%zu", i);
+            if (mkdir(path, 0700) != 0 || sys_move_mount(sources->lower_fds[i], "", AT_FDCWD, path, SBX_MOVE_MOUNT_F_EMPTY_PATH) != 0)
+                die(SBX_STEP_IDMAP_LAYERS, errno, "attach layer %s", spec->overlay_lowers[i]);
+            close(sources->lower_fds[i]);
+            sources->lower_fds[i] = open_host_dir(path, SBX_STEP_IDMAP_LAYERS, "attached layer");
+        }
+    }
+    char lower[SBX_MAX_LAYERS * 32];
+    size_t len = 0;
+    for (size_t i = 0; i < spec->n_overlay_lowers; i++)
+        append_fd_path(lower, sizeof lower, &len, sources->lower_fds[i], i > 0);
+
+    cleanup_fd int tmpfs_fd = -1;
+    if (spec->overlay_upper[0] == '\0') {
+        char size[32];
+        snprintf(size, sizeof size, "%llu", (unsigned long long)spec->overlay_upper_size);
+        const char *opts[] = {"mode", "755", spec->overlay_upper_size ? "size" : NULL, size, NULL};
+        tmpfs_fd = new_fs("tmpfs", opts, SBX_MOUNT_ATTR_NOSUID | SBX_MOUNT_ATTR_NODEV, SBX_STEP_OVERLAY, "the writable layer");
+        if (mkdirat(tmpfs_fd, "upper", 0755) != 0 || mkdirat(tmpfs_fd, "work", 0700) != 0)
+            die(SBX_STEP_OVERLAY, errno, "directories of the writable layer");
+        sources->upper_fd = (int)RETRY_EINTR(openat(tmpfs_fd, "upper", O_PATH | O_DIRECTORY | O_CLOEXEC));
+        sources->work_fd = (int)RETRY_EINTR(openat(tmpfs_fd, "work", O_PATH | O_DIRECTORY | O_CLOEXEC));
+        if (sources->upper_fd < 0 || sources->work_fd < 0)
+            die(SBX_STEP_OVERLAY, errno, "directories of the writable layer");
+    }
+    char upper[32], work[32];
+    snprintf(upper, sizeof upper, "/proc/self/fd/%d", sources->upper_fd);
+    snprintf(work, sizeof work, "/proc/self/fd/%d", sources->work_fd);
+    const char *opts[] = {"lowerdir", lower, "upperdir", upper, "workdir", work,
+                          (spec->namespaces & SBX_NS_USER) ? "userxattr" : NULL, NULL, NULL};
+    int mnt_fd = new_fs("overlay", opts, SBX_MOUNT_ATTR_NOSUID | SBX_MOUNT_ATTR_NODEV, SBX_STEP_OVERLAY, "/");
+    for (size_t i = 0; i < spec->n_overlay_lowers; i++)
+        close(sources->lower_fds[i]);
+    free(sources->lower_fds);
+    sources->lower_fds = NULL;
+    close(sources->upper_fd);
+    close(sources->work_fd);
+    sources->upper_fd = sources->work_fd = -1;
+    return mnt_fd;
+}
+
+int mount_lock_upper(const struct sbx_spec *spec)
+{
+    if (!(spec->root_flags & SBX_ROOT_OVERLAY) || spec->overlay_upper[0] == '\0')
+        return -1;
+    int fd = (int)RETRY_EINTR(open(spec->overlay_upper, O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+    if (fd < 0)
+        die(SBX_STEP_OVERLAY, errno, "upper directory %s", spec->overlay_upper);
+    if (flock(fd, LOCK_EX | LOCK_NB) != 0)
+        die(SBX_STEP_OVERLAY, errno == EWOULDBLOCK ? EBUSY : errno, "%s is in use by another sandbox", spec->overlay_upper);
+    return fd;
+}
+
+void mount_send_idmapped_layers(const struct sbx_spec *spec, pid_t init_pid, int socket_fd)
+{
+    char path[64];
+    snprintf(path, sizeof path, "/proc/%d/ns/user", (int)init_pid);
+    cleanup_fd int userns_fd = (int)RETRY_EINTR(open(path, O_RDONLY | O_CLOEXEC));
+    if (userns_fd < 0)
+        die(SBX_STEP_IDMAP_LAYERS, errno, "%s", path);
+
+    int fds[SBX_MAX_LAYERS];
+    size_t n = 0;
+    for (; n < spec->n_overlay_lowers; n++) {
+        fds[n] = clone_tree(spec->overlay_lowers[n], 0);
+        if (fds[n] < 0)
+            die(SBX_STEP_IDMAP_LAYERS, errno, "layer %s", spec->overlay_lowers[n]);
+        struct sbx_mount_attr attr = {
+            .attr_set = SBX_MOUNT_ATTR_IDMAP | SBX_MOUNT_ATTR_RDONLY | SBX_MOUNT_ATTR_NOSUID | SBX_MOUNT_ATTR_NODEV,
+            .userns_fd = (uint64_t)userns_fd,
+        };
+        if (sys_mount_setattr(fds[n], "", AT_EMPTY_PATH, &attr) != 0)
+            die(SBX_STEP_IDMAP_LAYERS, errno, "idmapped mount of layer %s", spec->overlay_lowers[n]);
+    }
+    char control[CMSG_SPACE(sizeof(int) * SBX_MAX_LAYERS)];
+    memset(control, 0, sizeof control);
+    char byte = 'L';
+    struct iovec iov = {.iov_base = &byte, .iov_len = 1};
+    struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = control, .msg_controllen = CMSG_SPACE(sizeof(int) * n)};
+    struct cmsghdr *cm = CMSG_FIRSTHDR(&mh);
+    cm->cmsg_level = SOL_SOCKET;
+    cm->cmsg_type = SCM_RIGHTS;
+    cm->cmsg_len = CMSG_LEN(sizeof(int) * n);
+    memcpy(CMSG_DATA(cm), fds, sizeof(int) * n);
+    if (RETRY_EINTR(sendmsg(socket_fd, &mh, MSG_NOSIGNAL)) != 1)
+        die(SBX_STEP_IDMAP_LAYERS, errno, "hand the layers to the sandbox");
+    for (size_t i = 0; i < n; i++)
+        close(fds[i]);
+}
+
+void mount_receive_idmapped_layers(const struct sbx_spec *spec, int socket_fd, struct mount_sources *sources)
+{
+    size_t n = spec->n_overlay_lowers;
+    char control[CMSG_SPACE(sizeof(int) * SBX_MAX_LAYERS)];
+    char byte;
+    struct iovec iov = {.iov_base = &byte, .iov_len = 1};
+    struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = control, .msg_controllen = sizeof control};
+    if (RETRY_EINTR(recvmsg(socket_fd, &mh, MSG_CMSG_CLOEXEC)) != 1)
+        die(SBX_STEP_IDMAP_LAYERS, errno, "receive the layers from the helper");
+    struct cmsghdr *cm = CMSG_FIRSTHDR(&mh);
+    if (cm == NULL || cm->cmsg_type != SCM_RIGHTS || cm->cmsg_len != CMSG_LEN(sizeof(int) * n) || (mh.msg_flags & MSG_CTRUNC))
+        die(SBX_STEP_IDMAP_LAYERS, EPROTO, "expected %zu layers from the helper", n);
+    sources->lower_fds = calloc(n, sizeof *sources->lower_fds);
+    if (sources->lower_fds == NULL)
+        die(SBX_STEP_IDMAP_LAYERS, ENOMEM, "layer table");
+    memcpy(sources->lower_fds, CMSG_DATA(cm), sizeof(int) * n);
 }
 
 void mount_setup_filesystem(const struct sbx_spec *spec, struct mount_sources *sources)
@@ -323,6 +543,8 @@ void mount_setup_filesystem(const struct sbx_spec *spec, struct mount_sources *s
     }
     if (mkdir(NEW_ROOT, 0755) != 0)
         die(SBX_STEP_ROOT, errno, "%s", NEW_ROOT);
+    if (spec->root_flags & SBX_ROOT_OVERLAY)
+        tree_fd = sources->tree_fd = mount_overlay_root(spec, sources);
     if (sys_move_mount(tree_fd, "", AT_FDCWD, NEW_ROOT, SBX_MOVE_MOUNT_F_EMPTY_PATH) != 0)
         die(SBX_STEP_ROOT, errno, "attach %s", spec->root_path);
     cleanup_fd int root_fd = (int)RETRY_EINTR(open(NEW_ROOT, O_PATH | O_DIRECTORY | O_CLOEXEC));
@@ -356,6 +578,14 @@ void mount_setup_filesystem(const struct sbx_spec *spec, struct mount_sources *s
             break;
         case SBX_MOUNT_SYSFS:
             mount_sysfs(root_fd, m);
+            break;
+        case SBX_MOUNT_MQUEUE:
+            mount_mqueue(root_fd, m);
+            break;
+        case SBX_MOUNT_SYMLINK:
+        case SBX_MOUNT_DIR:
+        case SBX_MOUNT_FILE:
+            create_entry(root_fd, m);
             break;
         }
     }

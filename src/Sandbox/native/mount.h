@@ -4,15 +4,32 @@
 
 #include "spec.h"
 
+#include <sys/types.h>
+
 /* Detached copies of the root tree and of every bind source, made while init still has the
  * caller's host identity (so sources only the caller may reach are reachable), before it
  * becomes its user namespace's root. */
 struct mount_sources {
-    int tree_fd;
+    int tree_fd;   /* -1 for an overlay root until it is made */
     int *bind_fds; /* one per spec mount; -1 where not a bind, or an optional missing one */
+    int *lower_fds; /* overlay root: one per layer, top first (NULL otherwise) */
+    int upper_fd, work_fd; /* overlay root with a directory as its writable layer, else -1 */
 };
 
 void mount_open_sources(const struct sbx_spec *spec, struct mount_sources *sources);
+
+/* In the helper, before the clone: an exclusive lock on a persistent upper directory, held
+ * (through the returned fd) while the helper lives. overlayfs only warns when two mounts share
+ * one upper directory, and what it does then is undefined. -1 when there is none. */
+int mount_lock_upper(const struct sbx_spec *spec);
+
+/* In the helper, root on the host, after init's id maps are written (SBX_ROOT_IDMAP_LAYERS):
+ * an idmapped, read-only mount of every overlay layer through init's user namespace, sent to
+ * init in one SCM_RIGHTS message on socket_fd. */
+void mount_send_idmapped_layers(const struct sbx_spec *spec, pid_t init_pid, int socket_fd);
+
+/* In init: take those layers as the overlay's lower layers (before mount_open_sources). */
+void mount_receive_idmapped_layers(const struct sbx_spec *spec, int socket_fd, struct mount_sources *sources);
 
 /* In the helper, with the caller's own identity on the host: create missing mount targets
  * inside a directory root, resolved inside it. The sandbox's user may not be allowed to

@@ -34,7 +34,8 @@
 #define SBX_REC_GID_MAP 4
 /* payload: u32 uid, u32 gid inside the sandbox for the command - once */
 #define SBX_REC_USER 5
-/* payload: u32 flags (SBX_ROOT_*), string path ("/" is the host) - required, once */
+/* payload: u32 flags (SBX_ROOT_*), string path ("/" is the host; empty for an overlay root,
+ * whose layers come in SBX_REC_OVERLAY_LOWER and SBX_REC_OVERLAY_UPPER) - required, once */
 #define SBX_REC_ROOT 6
 /* payload: u32 type (SBX_MOUNT_*), u32 flags (SBX_MOUNTF_*), u32 mode, u64 size,
  *          u32 source length, source, u32 target length, target - repeated, in order */
@@ -65,6 +66,15 @@
 /* payload: string, absolute path inside the sandbox made read-only (recursively) after the
  * mounts; skipped when missing - repeated */
 #define SBX_REC_READONLY_PATH 17
+/* payload: string, absolute host path of a read-only overlay layer - repeated, TOP layer first
+ * (overlayfs's lowerdir order); only with SBX_ROOT_OVERLAY, at least one */
+#define SBX_REC_OVERLAY_LOWER 18
+/* payload: u64 tmpfs size cap in bytes (0: the kernel's default), u32 length, upper directory,
+ * u32 length, work directory - required once with SBX_ROOT_OVERLAY. Both directories empty: the
+ * writable layer is a tmpfs of the sandbox's own, gone at exit; both absolute host paths on one
+ * filesystem: a persistent writable layer. A read-only overlay root is a tmpfs upper plus
+ * SBX_ROOT_READONLY, so mount targets can still be created before it turns read-only. */
+#define SBX_REC_OVERLAY_UPPER 19
 
 /* namespace flags */
 #define SBX_NS_USER 0x01
@@ -79,6 +89,12 @@
 
 /* root flags */
 #define SBX_ROOT_READONLY 0x01
+#define SBX_ROOT_OVERLAY 0x02 /* the root is an overlay of SBX_REC_OVERLAY_* layers */
+/* The helper (root on the host) gives every lower layer an idmapped mount (Linux 5.12) through
+ * the sandbox's user namespace and hands them to init over the report channel: an image whose
+ * files belong to host uid 0 then belongs to root inside, although root inside is an
+ * unprivileged host user. Needs SBX_ROOT_OVERLAY and SBX_NS_USER. */
+#define SBX_ROOT_IDMAP_LAYERS 0x04
 
 /* mount types */
 #define SBX_MOUNT_BIND 1
@@ -86,6 +102,11 @@
 #define SBX_MOUNT_PROC 3
 #define SBX_MOUNT_DEV 4 /* tmpfs with null, zero, full, random, urandom, tty; devpts; shm */
 #define SBX_MOUNT_SYSFS 5 /* a read-only sysfs of the sandbox's network namespace */
+#define SBX_MOUNT_MQUEUE 6 /* POSIX message queues of the sandbox's IPC namespace */
+/* Not mounts, but steps in the same ordered list, so they can land on a tmpfs mounted before: */
+#define SBX_MOUNT_SYMLINK 7 /* create a symlink at target whose text is source */
+#define SBX_MOUNT_DIR 8     /* create a directory (and missing parents) with mode */
+#define SBX_MOUNT_FILE 9    /* create or replace a file with mode, holding source as its content */
 
 /* mount flags */
 #define SBX_MOUNTF_READONLY 0x01
@@ -104,6 +125,7 @@
 #define SBX_MAX_STRING (128 * 1024) /* MAX_ARG_STRLEN */
 #define SBX_MAX_HOSTNAME 64
 #define SBX_MAX_CGROUP_PATHS 32
+#define SBX_MAX_LAYERS 128 /* overlay lower layers (docker's limit is 127; SCM_RIGHTS takes 253) */
 
 /* ---- Control channel messages (both directions) ----------------------------------- */
 /* every message: u32 type, i32 a, i32 b, i32 c, then up to SBX_MSG_MAX_DETAIL bytes of
@@ -162,5 +184,9 @@
 #define SBX_STEP_CGROUP 25
 #define SBX_STEP_MASK 26
 #define SBX_STEP_MOUNT_SYSFS 27
+#define SBX_STEP_OVERLAY 28
+#define SBX_STEP_IDMAP_LAYERS 29
+#define SBX_STEP_MOUNT_MQUEUE 30
+#define SBX_STEP_CREATE 31 /* SBX_MOUNT_SYMLINK, SBX_MOUNT_DIR, SBX_MOUNT_FILE */
 
 #endif

@@ -89,7 +89,7 @@ int spec_parse(const uint8_t *buf, size_t len, struct sbx_spec *spec, char *err,
     /* Every record has an 8-byte header, so there are at most len/8 of them; strings copy
      * at most len bytes plus a NUL each; arrays hold at most len/8 entries plus a NULL. */
     size_t max_records = len / SBX_RECORD_HEADER_SIZE + 1;
-    size_t arena_size = len + max_records /* NULs */ + 6 * (max_records + 1) * sizeof(char *) /* argv, envp, cgroup, mask and read-only paths */
+    size_t arena_size = len + max_records /* NULs */ + 7 * (max_records + 1) * sizeof(char *) /* argv, envp, cgroup, mask and read-only paths, layers */
                         + max_records * sizeof(struct sbx_mount) + 2 * max_records * sizeof(struct sbx_id_map) + 64;
     struct arena a = {.base = calloc(1, arena_size), .used = 0, .size = arena_size};
     if (a.base == NULL)
@@ -104,6 +104,7 @@ int spec_parse(const uint8_t *buf, size_t len, struct sbx_spec *spec, char *err,
     spec->cgroup_return = arena_alloc(&a, (max_records + 1) * sizeof(char *), sizeof(char *));
     spec->mask_paths = arena_alloc(&a, (max_records + 1) * sizeof(char *), sizeof(char *));
     spec->readonly_paths = arena_alloc(&a, (max_records + 1) * sizeof(char *), sizeof(char *));
+    spec->overlay_lowers = arena_alloc(&a, (max_records + 1) * sizeof(char *), sizeof(char *));
 
     int seen_namespaces = 0, seen_root = 0;
     struct reader r = {buf + SBX_SPEC_HEADER_SIZE, len - SBX_SPEC_HEADER_SIZE};
@@ -150,13 +151,36 @@ int spec_parse(const uint8_t *buf, size_t len, struct sbx_spec *spec, char *err,
                 goto bad_record;
             break;
         case SBX_REC_ROOT:
-            if (seen_root++ || size < 5 || take_u32(&p, &spec->root_flags))
+            if (seen_root++ || size < 4 || take_u32(&p, &spec->root_flags))
                 goto bad_record;
-            if ((spec->root_flags & ~(uint32_t)SBX_ROOT_READONLY) != 0)
+            if ((spec->root_flags & ~(uint32_t)(SBX_ROOT_READONLY | SBX_ROOT_OVERLAY | SBX_ROOT_IDMAP_LAYERS)) != 0)
                 goto bad_record;
-            if ((spec->root_path = take_string(&p, p.left, &a)) == NULL || !is_absolute_path(spec->root_path))
+            if ((spec->root_path = take_string(&p, p.left, &a)) == NULL)
+                goto bad_record;
+            if ((spec->root_flags & SBX_ROOT_OVERLAY) ? spec->root_path[0] != '\0' : !is_absolute_path(spec->root_path))
                 goto bad_record;
             break;
+        case SBX_REC_OVERLAY_LOWER:
+            if (spec->n_overlay_lowers >= SBX_MAX_LAYERS)
+                return spec_free(spec), fail(err, err_len, "more than %d overlay layers", SBX_MAX_LAYERS);
+            if ((spec->overlay_lowers[spec->n_overlay_lowers] = (char *)take_string(&p, size, &a)) == NULL
+                || !is_absolute_path(spec->overlay_lowers[spec->n_overlay_lowers]))
+                goto bad_record;
+            spec->n_overlay_lowers++;
+            break;
+        case SBX_REC_OVERLAY_UPPER: {
+            uint32_t ulen, wlen;
+            if (spec->has_overlay_upper++ || take_u64(&p, &spec->overlay_upper_size))
+                goto bad_record;
+            if (take_u32(&p, &ulen) || (spec->overlay_upper = take_string(&p, ulen, &a)) == NULL)
+                goto bad_record;
+            if (take_u32(&p, &wlen) || (spec->overlay_work = take_string(&p, wlen, &a)) == NULL || p.left != 0)
+                goto bad_record;
+            int tmpfs = spec->overlay_upper[0] == '\0' && spec->overlay_work[0] == '\0';
+            if (!tmpfs && (!is_absolute_path(spec->overlay_upper) || !is_absolute_path(spec->overlay_work) || spec->overlay_upper_size != 0))
+                goto bad_record;
+            break;
+        }
         case SBX_REC_MOUNT: {
             struct sbx_mount *m = &spec->mounts[spec->n_mounts];
             uint32_t slen, tlen;
@@ -168,9 +192,12 @@ int spec_parse(const uint8_t *buf, size_t len, struct sbx_spec *spec, char *err,
                 goto bad_record;
             if (take_u32(&p, &tlen) || (m->target = take_string(&p, tlen, &a)) == NULL || p.left != 0)
                 goto bad_record;
-            if (m->type < SBX_MOUNT_BIND || m->type > SBX_MOUNT_SYSFS || m->mode > 07777 || !is_absolute_path(m->target))
+            if (m->type < SBX_MOUNT_BIND || m->type > SBX_MOUNT_FILE || m->mode > 07777 || !is_absolute_path(m->target))
                 goto bad_record;
-            if (m->type == SBX_MOUNT_BIND ? !is_absolute_path(m->source) : m->source[0] != '\0')
+            if (m->type == SBX_MOUNT_BIND ? !is_absolute_path(m->source)
+                : m->type == SBX_MOUNT_SYMLINK ? m->source[0] == '\0' || strlen(m->source) >= SBX_MAX_PATH
+                : m->type == SBX_MOUNT_FILE ? 0
+                : m->source[0] != '\0')
                 goto bad_record;
             if (m->flags & ~(uint32_t)(SBX_MOUNTF_READONLY | SBX_MOUNTF_RECURSIVE | SBX_MOUNTF_OPTIONAL | SBX_MOUNTF_NOSUID | SBX_MOUNTF_NODEV | SBX_MOUNTF_NOEXEC))
                 goto bad_record;
@@ -239,12 +266,19 @@ int spec_parse(const uint8_t *buf, size_t len, struct sbx_spec *spec, char *err,
         return spec_free(spec), fail(err, err_len, "spec lacks a required record (namespaces, root or command)");
     if (spec->has_time_offsets && !(spec->namespaces & SBX_NS_TIME))
         return spec_free(spec), fail(err, err_len, "clock offsets given without the time namespace");
+    if ((spec->root_flags & SBX_ROOT_OVERLAY) ? spec->n_overlay_lowers == 0 || !spec->has_overlay_upper : (spec->n_overlay_lowers != 0 || spec->has_overlay_upper))
+        return spec_free(spec), fail(err, err_len, "overlay layers given without an overlay root, or an overlay root without its layers");
+    if ((spec->root_flags & SBX_ROOT_IDMAP_LAYERS) && (!(spec->root_flags & SBX_ROOT_OVERLAY) || !(spec->namespaces & SBX_NS_USER)))
+        return spec_free(spec), fail(err, err_len, "idmapped layers need an overlay root and a user namespace");
+    if ((spec->root_flags & SBX_ROOT_OVERLAY) && !(spec->namespaces & SBX_NS_MOUNT))
+        return spec_free(spec), fail(err, err_len, "an overlay root needs the mount namespace");
     spec->argv[spec->argc] = NULL;
     spec->envp[spec->envc] = NULL;
     spec->cgroup_join[spec->n_cgroup_join] = NULL;
     spec->cgroup_return[spec->n_cgroup_return] = NULL;
     spec->mask_paths[spec->n_mask_paths] = NULL;
     spec->readonly_paths[spec->n_readonly_paths] = NULL;
+    spec->overlay_lowers[spec->n_overlay_lowers] = NULL;
     return 0;
 
 truncated:

@@ -24,7 +24,12 @@ struct sbx_spec {
     int has_user;
     uint32_t uid, gid;
     uint32_t root_flags;
-    const char *root_path;
+    const char *root_path; /* "" for an overlay root */
+    char **overlay_lowers;  /* NULL-terminated, top layer first */
+    size_t n_overlay_lowers;
+    int has_overlay_upper;
+    uint64_t overlay_upper_size; /* tmpfs upper only; 0: kernel default */
+    const char *overlay_upper, *overlay_work; /* "" and "": a tmpfs upper */
     struct sbx_mount *mounts;
     size_t n_mounts;
     char **argv; /* NULL-terminated */
