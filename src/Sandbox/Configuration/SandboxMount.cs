@@ -159,7 +159,10 @@ public sealed record SymlinkEntry : SandboxMount
     public string LinkText { get; }
 }
 
-/// <summary>A directory (with missing parents) created inside the sandbox, in order with the mounts.</summary>
+/// <summary>
+/// A directory (with missing parents) created inside the sandbox, in order with the mounts. An
+/// existing directory is left as it is.
+/// </summary>
 public sealed record DirectoryEntry : SandboxMount
 {
     /// <summary>Creates a directory at <paramref name="target"/>.</summary>

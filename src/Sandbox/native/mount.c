@@ -247,8 +247,12 @@ static void create_entry(int root_fd, const struct sbx_mount *m)
             die(SBX_STEP_CREATE, errno, "symlink %s -> %s", m->target, m->source);
         break;
     case SBX_MOUNT_DIR: {
-        if (mkdirat(parent_fd, name, (mode_t)m->mode) != 0 && errno != EEXIST)
-            die(SBX_STEP_CREATE, errno, "directory %s", m->target);
+        /* An existing directory is kept as it is (an image's working directory, say). */
+        if (mkdirat(parent_fd, name, (mode_t)m->mode) != 0) {
+            if (errno != EEXIST)
+                die(SBX_STEP_CREATE, errno, "directory %s", m->target);
+            break;
+        }
         cleanup_fd int dir_fd = (int)RETRY_EINTR(openat(parent_fd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
         if (dir_fd < 0 || fchmod(dir_fd, (mode_t)m->mode) != 0) /* the umask must not narrow it */
             die(SBX_STEP_CREATE, errno, "directory %s", m->target);
