@@ -68,7 +68,25 @@ switch (args.FirstOrDefault())
         }
         return 0;
     }
+    case "image":
+    {
+        // image STORE PATH SCRIPT : import PATH into the store at STORE, run SCRIPT in it (through
+        // the image's entrypoint when it has one); print the output and verdict, or the error.
+        try
+        {
+            var image = await new Sandboxing.Images.ImageStore(args[1]).ImportAsync(args[2]);
+            var result = await new SandboxBuilder().WithImage(image).WithEntrypoint().Build().RunAsync(["/bin/sh", "-c", args[3]]);
+            Console.Write(result.StandardOutput);
+            Console.Write(result.StandardError);
+            Console.WriteLine($"skipped-devices={image.SkippedDeviceNodes} verdict={result.Verdict} code={result.ExitCode}");
+        }
+        catch (Exception e) when (e is SandboxException or Sandboxing.Images.ImageException)
+        {
+            Console.WriteLine($"error: {e.Message}");
+        }
+        return 0;
+    }
     default:
-        Console.Error.WriteLine("usage: Sandbox.TestHost probe | hold TOKEN [nopid] | statuses | limits | overlay SCRIPT LAYER...");
+        Console.Error.WriteLine("usage: Sandbox.TestHost probe | hold TOKEN [nopid] | statuses | limits | overlay SCRIPT LAYER... | image STORE PATH SCRIPT");
         return 2;
 }

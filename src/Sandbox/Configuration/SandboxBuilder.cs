@@ -92,6 +92,44 @@ public sealed class SandboxBuilder
     public SandboxBuilder WithOverlayRoot(IEnumerable<string> layers, OverlayUpper? upper = null) =>
         With(Configuration with { Root = SandboxRoot.Overlay(layers, upper) });
 
+    /// <summary>
+    /// Runs an image as <c>docker run IMAGE</c> does: its layers become an overlay root, and its
+    /// environment, working directory (created when missing), user, entrypoint and default
+    /// command become the sandbox's. Settings made after this call override the image's.
+    /// </summary>
+    /// <param name="image">An image from <see cref="Images.ImageStore.ImportAsync"/>.</param>
+    /// <param name="upper">Where writes go; an ephemeral tmpfs (256 MiB) by default, <see cref="OverlayUpper.None"/> for a read-only root.</param>
+    /// <exception cref="SandboxConfigurationException">The image's user is not in its /etc/passwd.</exception>
+    [Pure]
+    public SandboxBuilder WithImage(Images.SandboxImage image, OverlayUpper? upper = null)
+    {
+        ArgumentNullException.ThrowIfNull(image);
+        var c = image.Config;
+        var env = Configuration.Environment;
+        foreach (var variable in c.Env)
+        {
+            int eq = variable.IndexOf('=');
+            if (eq > 0)
+                env = env.SetItem(variable[..eq], variable[(eq + 1)..]);
+        }
+        string workdir = string.IsNullOrEmpty(c.WorkingDir) ? "/" : c.WorkingDir;
+        var config = Configuration with
+        {
+            Root = SandboxRoot.Overlay(image.LayerDirectories, upper),
+            Environment = env,
+            WorkingDirectory = workdir,
+            Entrypoint = c.Entrypoint,
+            DefaultCommand = c.Cmd,
+            Mounts = workdir == "/" ? Configuration.Mounts : Configuration.Mounts.Add(new DirectoryEntry(workdir)),
+        };
+        if (!string.IsNullOrEmpty(c.User))
+        {
+            var (uid, gid) = ImageUser.Resolve(image, c.User);
+            config = config with { Uid = uid, Gid = gid };
+        }
+        return With(config);
+    }
+
     /// <summary>Uses <paramref name="root"/> as the root filesystem.</summary>
     [Pure]
     public SandboxBuilder WithRoot(SandboxRoot root) => With(Configuration with { Root = root ?? throw new ArgumentNullException(nameof(root)) });
