@@ -17,7 +17,9 @@ internal static class HelpText
           -v, --version    Print version information and quit
 
         Commands:
+          image       Import, list and remove the images 'run --image' runs
           run         Run a command in a fresh sandbox
+          volume      List and remove the named volumes 'run -v NAME:DST' mounts
 
         Run 'sandbox COMMAND --help' for more information on a command.
 
@@ -27,14 +29,18 @@ internal static class HelpText
         """
 
         Usage:  sandbox run [OPTIONS] [--] COMMAND [ARG...]
+                sandbox run [OPTIONS] --image PATH [[--] COMMAND [ARG...]]
 
         Run a command in a fresh sandbox: its own namespaces, a private /proc, /dev and /tmp,
-        no network, and the host's filesystem read-only unless --rootfs says otherwise. The
-        command shares this process's standard input, output and error, so it works in pipes
-        and interactively. The '--' is needed only when COMMAND starts with '-'.
+        no network, and the host's filesystem read-only unless --rootfs or --image says
+        otherwise. The command shares this process's standard input, output and error, so it
+        works in pipes and interactively. The '--' is needed only when COMMAND starts with '-'.
 
-        Without --rootfs, mount points (DST) must exist on the host or lie under /tmp, because
-        the host's root is read-only and they cannot be created there.
+        With --image, COMMAND is optional, as in docker run: the image's entrypoint runs with
+        COMMAND as its arguments, or with the image's default command when COMMAND is left out.
+
+        Without --rootfs or --image, mount points (DST) must exist on the host or lie under
+        /tmp, because the host's root is read-only and they cannot be created there.
 
         The resource limits (--memory, --cpus, --pids-limit, ...) are docker's, enforced through
         a cgroup of the sandbox's own, on cgroup v1 or v2. They need a cgroup the caller may
@@ -45,7 +51,8 @@ internal static class HelpText
 
         Options:
               --bind SRC:DST[:ro|:rw]  Bind mount the host path SRC at DST, read-write unless
-                                       ':ro' (repeatable)
+                                       ':ro' (repeatable); unlike -v, a relative SRC is a
+                                       host path too
                                          --bind "$PWD":/tmp/src:ro
               --cgroup                 Give the sandbox a cgroup even without limits, so the
                                        report has its usage (implied by every limit)
@@ -84,14 +91,35 @@ internal static class HelpText
                                        Limit writes to DEVICE to N operations per second
                                        (repeatable)
                                          --device-write-iops /dev/sda:200
+              --entrypoint PROG        Run PROG in place of the image's entrypoint, with
+                                       COMMAND as its arguments; '' clears the entrypoint.
+                                       Either way the image's default command is dropped, as
+                                       docker does
+                                         --image app.tar --entrypoint /bin/sh -- -c 'echo hi'
           -e, --env NAME=VALUE         Set an environment variable; '-e NAME' copies NAME from
                                        this shell (repeatable). The command sees only these,
-                                       plus PATH and HOME
+                                       plus PATH and HOME (and an image's variables)
                                          -e LANG=C.UTF-8 -e TERM
           -h, --help                   Print usage
                                          sandbox run --help
               --hostname NAME          Hostname inside the sandbox (default "sandbox")
                                          --hostname box
+              --image PATH             Run an image: a 'docker export' tar (gzipped or not),
+                                       a 'docker save' tar or an OCI image layout directory.
+                                       It is unpacked into the image store (once per layer)
+                                       and becomes an overlay root with a writable layer
+                                       (see --overlay-size, --overlay-dir and --read-only);
+                                       its environment, working directory, user, entrypoint
+                                       and default command apply unless options override them
+                                         --image alpine.tar -- cat /etc/os-release
+              --image-ref REF          The image to run from an --image archive or layout
+                                       that holds several: a name such as alpine:3.20, or
+                                       the image's digest
+                                         --image images.tar --image-ref alpine:3.20
+              --image-store DIR        Where imported images are kept (default
+                                       $SANDBOX_IMAGE_STORE, else /var/lib/sandbox/images
+                                       for root and ~/.local/share/sandbox/images for others)
+                                         --image-store /srv/images
           -m, --memory SIZE            Memory limit: bytes, or with a k, m or g suffix (at
                                        least 6m). At the limit the kernel's OOM killer kills
                                        a process; the report's verdict is then
@@ -104,15 +132,49 @@ internal static class HelpText
               --memory-swap SIZE       Memory plus swap, at least --memory (equal: no swap);
                                        -1 for unlimited swap
                                          --memory 256m --memory-swap 512m
+              --mount SPEC             Mount a filesystem, in docker's syntax (repeatable):
+                                       comma-separated KEY=VALUE fields. type is bind,
+                                       volume (the default) or tmpfs; source (src) is the
+                                       host path or volume name; target (dst, destination)
+                                       the mount point; readonly (ro), alone or =true/false.
+                                       For bind: bind-recursive=enabled|disabled (default
+                                       enabled: mounts below the source come along), and
+                                       bind-optional=true to skip a missing source (not in
+                                       docker). For tmpfs: tmpfs-size=SIZE (default: half of
+                                       RAM) and tmpfs-mode=OCTAL (default 1777). A field
+                                       that holds a comma is double-quoted whole
+                                         --mount type=bind,src=/srv/data,dst=/data,readonly
+                                         --mount type=tmpfs,dst=/scratch,tmpfs-size=64m
+                                         --mount type=volume,src=cache,dst=/cache
+                                         --mount '"src=/srv/a,b",dst=/b,type=bind'
+              --mqueue                 Mount the POSIX message queues of the sandbox's own
+                                       IPC namespace at /dev/mqueue
+                                         --mqueue
               --net MODE               Network: 'none' is a private network with only loopback
                                        (the default), 'host' is the host's network; also
                                        spelled --network
                                          --net host
+              --overlay                With --rootfs: use DIR as the read-only lower layer of
+                                       an overlay with a writable layer on top, a tmpfs that
+                                       vanishes at exit (see --overlay-size); writes never
+                                       reach DIR
+                                         --rootfs /srv/alpine --overlay
+              --overlay-dir DIR        With --rootfs or --image: keep the writable layer in
+                                       DIR (created when missing) instead, so changes persist
+                                       from run to run; one running sandbox per DIR. Implies
+                                       --overlay
+                                         --image alpine.tar --overlay-dir /var/lib/box1
+              --overlay-size SIZE      Size cap of the ephemeral writable layer of --overlay
+                                       or --image, with a k, m or g suffix (default 256m).
+                                       Its files are memory, charged to the sandbox's cgroup
+                                         --overlay-size 1g
               --pids-limit N           Most processes and threads at once: forks past N fail
                                        (a fork bomb stops there); -1 for no limit
                                          --pids-limit 100
-              --read-only              Mount the --rootfs directory read-only (without
-                                       --rootfs, the host's root is always read-only)
+              --read-only              Mount the --rootfs directory read-only, or give an
+                                       --overlay or --image no writable layer (without
+                                       --rootfs or --image, the host's root is always
+                                       read-only)
                                          --rootfs /srv/alpine --read-only
               --report FILE            Write the outcome to FILE as one JSON object: sandboxId,
                                        exitCode, signal, verdict ("exited", "signaled",
@@ -124,7 +186,8 @@ internal static class HelpText
                                        memoryPeakBytes, oomKills and limitsHit, a list of
                                        "memory", "pids" and "walltime"
                                          --report result.json
-              --rootfs DIR             Use the directory DIR as the root filesystem
+              --rootfs DIR             Use the directory DIR as the root filesystem (it is
+                                       written to unless --read-only or --overlay)
                                          --rootfs /srv/alpine
               --timeout DURATION       Kill the whole sandbox after DURATION: 500ms, 2s, 1.5s,
                                        1m or 1h; a bare number is seconds
@@ -136,8 +199,17 @@ internal static class HelpText
                                        GID defaults to 0)
                                          -u 1000:1000
           -v, --volume SRC:DST[:ro|:rw]
-                                       Same as --bind
-                                         -v /srv/data:/mnt
+                                       Mount at DST the host path SRC (absolute, or starting
+                                       with '.'), or the named volume SRC: a directory in the
+                                       volume store, created on first use and kept until
+                                       'sandbox volume rm'. Read-write unless ':ro'
+                                       (repeatable)
+                                         -v /srv/data:/mnt:ro -v cache:/root/.cache
+              --volume-store DIR       Where named volumes are kept (default
+                                       $SANDBOX_VOLUME_STORE, else /var/lib/sandbox/volumes
+                                       for root and $XDG_DATA_HOME/sandbox/volumes or
+                                       ~/.local/share/sandbox/volumes for others)
+                                         --volume-store /srv/volumes
           -w, --workdir DIR            Working directory inside the sandbox (default /)
                                          -w /tmp
 
@@ -156,6 +228,66 @@ internal static class HelpText
           sandbox run --timeout 2s --report result.json -- make test
           sandbox run --memory 512m --cpus 2 --pids-limit 200 --report result.json -- make -j4
           sandbox run --rootfs /srv/alpine -v "$PWD":/src -w /src -e HOME=/src -- sh
+          sandbox run --image alpine.tar -v cache:/cache --overlay-dir ~/box1 -- sh
+          sandbox run --rootfs /srv/alpine --overlay --mount type=tmpfs,dst=/run -- sh
+
+        """;
+
+    public const string Image =
+        """
+
+        Usage:  sandbox image COMMAND
+
+        Manage the image store: the unpacked layers of the images 'sandbox run --image' runs.
+        'run --image' imports by itself; 'image import' does it ahead of time.
+
+        Commands:
+          import [OPTIONS] PATH    Import a 'docker export' tar (gzipped or not), a 'docker save'
+                                   tar or an OCI image layout directory; print the image's id
+          ls [OPTIONS]             List the imported images: id, number of layers and the
+                                   command they run by default (also spelled list)
+          rm [OPTIONS] IMAGE...    Remove images, by id or a unique beginning of it (also
+                                   spelled remove), and the layers no other image uses
+
+        Options:
+              --image-ref REF      import: the image to import from an archive or layout that
+                                   holds several (alpine:3.20)
+              --image-store DIR    The store (default $SANDBOX_IMAGE_STORE, else
+                                   /var/lib/sandbox/images for root and
+                                   ~/.local/share/sandbox/images for others)
+          -q, --quiet              ls: print the ids alone
+          -h, --help               Print usage
+
+        Examples:
+          sandbox image import alpine.tar
+          sandbox image ls -q
+          sandbox image rm 3f2a1b4c5d6e
+
+        """;
+
+    public const string Volume =
+        """
+
+        Usage:  sandbox volume COMMAND
+
+        Manage named volumes: the directories 'sandbox run -v NAME:DST' mounts. A volume is
+        created the first time a sandbox mounts it and kept until it is removed.
+
+        Commands:
+          ls [OPTIONS]             List the volumes (also spelled list)
+          rm [OPTIONS] VOLUME...   Remove volumes and everything in them (also spelled remove)
+
+        Options:
+              --volume-store DIR   The store (default $SANDBOX_VOLUME_STORE, else
+                                   /var/lib/sandbox/volumes for root and
+                                   $XDG_DATA_HOME/sandbox/volumes or
+                                   ~/.local/share/sandbox/volumes for others)
+          -q, --quiet              ls: print the names alone
+          -h, --help               Print usage
+
+        Examples:
+          sandbox volume ls
+          sandbox volume rm cache
 
         """;
 

@@ -1,5 +1,6 @@
 using System.Collections.Immutable;
 using Sandboxing.Cgroups;
+using Sandboxing.Images;
 
 namespace Sandboxing.Cli;
 
@@ -27,10 +28,32 @@ internal static class RunCommand
             return 0;
         }
 
-        SandboxBuilder builder;
+        // Registered before the import and the start, so a Ctrl-C while an image is unpacked or
+        // the sandbox is set up is not lost.
+        using var interrupts = new Interrupts();
+        SandboxBuilder? builder = null;
         try
         {
-            builder = CreateBuilder(options);
+            SandboxImage? image = options.ImagePath is { } imagePath
+                ? await ImportImageAsync(imagePath, options, interrupts.Token).ConfigureAwait(false)
+                : null;
+            builder = CreateBuilder(options, image: image);
+            if (builder.Configuration.ResolveCommand(options.Command).Count == 0)
+            {
+                // Only an image or --entrypoint lets the command be left out; say which one left nothing to run.
+                string message = options.Entrypoint is not null
+                    ? "--entrypoint replaces the image's entrypoint and drops its default command, so there is nothing to run; give the command after the options"
+                    : $"the image {options.ImagePath} has no default command (no Entrypoint or Cmd); give the command after the options, for example 'sandbox run --image {options.ImagePath} -- /bin/sh'";
+                await FailAsync(message).ConfigureAwait(false);
+                await TryWriteReportAsync(options.ReportPath, ReportJsonContext.Serialize(new ErrorReport(message, "validate", 0))).ConfigureAwait(false);
+                return ExitCodes.CannotStart;
+            }
+            var sandbox = builder.Build();
+            var result = await sandbox.RunAsync(options.Command, interrupts.Token).ConfigureAwait(false);
+            int status = ExitCodes.FromResult(result, interrupts.Signal);
+            return await TryWriteReportAsync(options.ReportPath, ReportJsonContext.Serialize(RunReport.From(result))).ConfigureAwait(false)
+                ? status
+                : ExitCodes.CannotStart;
         }
         catch (CliUsageException e)
         {
@@ -40,21 +63,15 @@ internal static class RunCommand
             await TryWriteReportAsync(options.ReportPath, ReportJsonContext.Serialize(new ErrorReport(e.Message, "validate", e.ErrorNumber))).ConfigureAwait(false);
             return ExitCodes.CannotStart;
         }
-
-        // Registered before the start, so a Ctrl-C while the sandbox is being set up is not lost.
-        using var interrupts = new Interrupts();
-        try
+        catch (ImageException e)
         {
-            var sandbox = builder.Build();
-            var result = await sandbox.RunAsync(options.Command, interrupts.Token).ConfigureAwait(false);
-            int status = ExitCodes.FromResult(result, interrupts.Signal);
-            return await TryWriteReportAsync(options.ReportPath, ReportJsonContext.Serialize(RunReport.From(result))).ConfigureAwait(false)
-                ? status
-                : ExitCodes.CannotStart;
+            await FailAsync(e.Message).ConfigureAwait(false);
+            await TryWriteReportAsync(options.ReportPath, ReportJsonContext.Serialize(new ErrorReport(e.Message, ImportStep, 0))).ConfigureAwait(false);
+            return ExitCodes.CannotStart;
         }
         catch (SandboxException e)
         {
-            await FailAsync(DescribeSetting(e, options, builder.Configuration) + e.Message).ConfigureAwait(false);
+            await FailAsync(DescribeSetting(e, options, builder?.Configuration) + e.Message).ConfigureAwait(false);
             await TryWriteReportAsync(options.ReportPath, ReportJsonContext.Serialize(new ErrorReport(e.Message, e.Step, e.ErrorNumber))).ConfigureAwait(false);
             return ExitCodes.CannotStart;
         }
@@ -76,20 +93,65 @@ internal static class RunCommand
         }
     }
 
+    /// <summary>The report's step for a failed <c>--image</c> import.</summary>
+    private const string ImportStep = "import the image";
+
+    /// <summary>
+    /// Imports <c>--image</c> into the store (layers the store already holds are not extracted
+    /// again) and returns it. The library reports a bad image as an <see cref="ImageException"/>;
+    /// an I/O error that escapes it becomes a <see cref="SandboxException"/> naming the store.
+    /// </summary>
+    private static async Task<SandboxImage> ImportImageAsync(string path, RunOptions options, CancellationToken cancellationToken)
+    {
+        var store = OpenImageStore(options.ImageStoreDirectory);
+        try
+        {
+            return await store.ImportAsync(path, options.ImageReference, cancellationToken).ConfigureAwait(false);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw new SandboxException($"Sandbox could not import {path} into the image store {store.RootDirectory}: {e.Message}", ImportStep, 0,
+                "The image store must be writable by the calling user (--image-store DIR chooses another).", e);
+        }
+    }
+
+    /// <summary>The store <c>--image-store</c> names, or the library's default one.</summary>
+    internal static ImageStore OpenImageStore(string? directory) => new(directory ?? ImageStore.DefaultRootDirectory);
+
+    /// <summary>The store <c>--volume-store</c> names, or the library's default one.</summary>
+    internal static VolumeStore OpenVolumeStore(string? directory) => directory is null ? VolumeStore.Default : new VolumeStore(directory);
+
     /// <summary>Maps the options onto the library's builder. Unset options keep the library's defaults.</summary>
     /// <param name="options">The parsed command line.</param>
     /// <param name="resolveDevice">Finds a device node's major:minor; <see cref="BlockDevices.Resolve"/> unless a test replaces it.</param>
+    /// <param name="image">The imported <c>--image</c>; required when the options name one.</param>
     /// <exception cref="CliUsageException">A <c>--device-*</c> path is missing or not a block device.</exception>
-    internal static SandboxBuilder CreateBuilder(RunOptions options, Func<string, (uint Major, uint Minor)>? resolveDevice = null)
+    /// <exception cref="SandboxConfigurationException">The image's user is not in its /etc/passwd.</exception>
+    internal static SandboxBuilder CreateBuilder(RunOptions options, Func<string, (uint Major, uint Minor)>? resolveDevice = null, SandboxImage? image = null)
     {
+        if (options.ImagePath is not null && image is null)
+            throw new ArgumentException($"--image {options.ImagePath} must be imported before the sandbox is built.", nameof(image));
         var builder = new SandboxBuilder()
             .WithStandardInput(SandboxInput.Inherit)
             .WithStandardOutput(SandboxOutput.Inherit)
             .WithStandardError(SandboxOutput.Inherit);
-        if (options.RootFilesystem is { } root)
-            builder = builder.WithRootFilesystem(root, options.ReadOnlyRoot);
+        // The image first: its environment, working directory, user and entrypoint are defaults
+        // that the options below override, as docker run's do.
+        if (image is not null)
+            builder = builder.WithImage(image, OverlayUpperOf(options));
+        else if (options.RootFilesystem is { } root)
+            builder = options.Overlay
+                ? builder.WithOverlayRoot([root], OverlayUpperOf(options))
+                : builder.WithRootFilesystem(root, options.ReadOnlyRoot);
+        if (options.Entrypoint is { } entrypoint)
+            builder = builder.WithEntrypoint(entrypoint.Length == 0 ? [] : [entrypoint]).WithDefaultCommand([]);
+        var volumes = options.VolumeStoreDirectory is null ? null : OpenVolumeStore(options.VolumeStoreDirectory);
         foreach (var mount in options.Mounts)
-            builder = builder.WithMount(mount);
+        {
+            builder = builder.WithMount(mount is VolumeMount volume && volumes is not null
+                ? new VolumeMount(volume.Name, volume.Target, volume.ReadOnly, volumes)
+                : mount);
+        }
         if (options.Hostname is { } hostname)
             builder = builder.WithHostname(hostname);
         if (!options.Environment.IsEmpty)
@@ -115,6 +177,12 @@ internal static class RunCommand
             builder = builder.WithCgroupPlacement(new CgroupPlacement { ParentDirectory = options.CgroupParent, MoveCallerToLeaf = options.CgroupMoveToLeaf });
         return builder;
     }
+
+    /// <summary>The writable layer of an overlay root: none with --read-only, else --overlay-dir's directory, else a tmpfs of --overlay-size.</summary>
+    private static OverlayUpper OverlayUpperOf(RunOptions options) =>
+        options.ReadOnlyRoot ? OverlayUpper.None
+        : options.OverlayDirectory is { } directory ? OverlayUpper.Directory(directory)
+        : OverlayUpper.Ephemeral(options.OverlaySizeBytes);
 
     /// <summary>
     /// Looks up each throttle's device. A later option for the same device and kind replaces an
@@ -148,23 +216,26 @@ internal static class RunCommand
     /// The library names an invalid setting as its configuration does ("mounts[3].source",
     /// "resources.memory"), which means nothing on a command line; say which option it came from instead.
     /// </summary>
-    private static string DescribeSetting(SandboxException e, RunOptions options, SandboxConfiguration config)
+    private static string DescribeSetting(SandboxException e, RunOptions options, SandboxConfiguration? config)
     {
-        if (e is not SandboxConfigurationException { Setting: var setting })
+        if (e is not SandboxConfigurationException { Setting: var setting } || config is null)
             return "";
         if (setting.StartsWith("resources.", StringComparison.Ordinal))
             return DescribeResource(setting["resources.".Length..], options) is { } option ? option + ": " : "";
+        if (setting == "root.upper" && options.OverlayDirectory is not null)
+            return $"--overlay-dir {options.OverlayDirectory}: ";
+        if (setting == "root.upper.size" && options.OverlaySizeBytes is not null)
+            return "--overlay-size: ";
+        if (setting == "root" || setting.StartsWith("root.layers", StringComparison.Ordinal))
+            return options.ImagePath is { } image ? $"--image {image}: " : options.RootFilesystem is { } root ? $"--rootfs {root}: " : "";
         if (!setting.StartsWith("mounts[", StringComparison.Ordinal))
             return "";
         int end = setting.IndexOf(']');
         if (end < 0 || !int.TryParse(setting.AsSpan(7, end - 7), out int index) || (uint)index >= (uint)config.Mounts.Length)
             return "";
-        return config.Mounts[index] switch
-        {
-            BindMount bind => $"--bind {bind.Source}:{bind.Target}{(bind.ReadOnly ? ":ro" : "")}: ",
-            TmpfsMount tmpfs => $"--tmpfs {tmpfs.Target}: ",
-            _ => "",
-        };
+        // The options' mounts come last, after the defaults and whatever an image adds.
+        int own = index - (config.Mounts.Length - options.Mounts.Length);
+        return own >= 0 && own < options.MountOptions.Length ? options.MountOptions[own] + ": " : "";
     }
 
     /// <summary>The option behind a "resources." setting of the library's validator.</summary>

@@ -18,11 +18,51 @@ internal sealed record RunOptions
     /// <summary><c>--rootfs</c>: absolute host path of the root filesystem; null for the host's, read-only.</summary>
     public string? RootFilesystem { get; init; }
 
-    /// <summary><c>--read-only</c>: mount <see cref="RootFilesystem"/> read-only (the host root always is).</summary>
+    /// <summary>
+    /// <c>--read-only</c>: mount <see cref="RootFilesystem"/> read-only, or give an overlay root
+    /// (<see cref="Overlay"/>, <see cref="ImagePath"/>) no writable layer. The host root always is read-only.
+    /// </summary>
     public bool ReadOnlyRoot { get; init; }
 
-    /// <summary><c>--bind</c> and <c>--tmpfs</c>, in command-line order: a later mount covers an earlier one.</summary>
+    /// <summary>
+    /// <c>--overlay</c> (or <c>--overlay-dir</c>): <see cref="RootFilesystem"/> is the read-only lower
+    /// layer of an overlay root instead of the root itself, so writes never reach it.
+    /// </summary>
+    public bool Overlay { get; init; }
+
+    /// <summary><c>--overlay-size</c>: size cap of the ephemeral writable layer; null for the library's default (256 MiB).</summary>
+    public long? OverlaySizeBytes { get; init; }
+
+    /// <summary><c>--overlay-dir</c>: absolute host directory that keeps the writable layer across runs.</summary>
+    public string? OverlayDirectory { get; init; }
+
+    /// <summary><c>--image</c>: absolute host path of the image to import and run (a tar, gzipped or not, or an OCI layout).</summary>
+    public string? ImagePath { get; init; }
+
+    /// <summary><c>--image-ref</c>: which image of a layout or archive that holds several.</summary>
+    public string? ImageReference { get; init; }
+
+    /// <summary><c>--image-store</c>: absolute host directory of the image store; null for the library's default.</summary>
+    public string? ImageStoreDirectory { get; init; }
+
+    /// <summary>
+    /// <c>--entrypoint</c>: the program that replaces the image's entrypoint, "" to clear it;
+    /// null when not given. Either way the image's default command is dropped, as docker does.
+    /// </summary>
+    public string? Entrypoint { get; init; }
+
+    /// <summary>
+    /// <c>--bind</c>, <c>-v</c>, <c>--mount</c>, <c>--tmpfs</c> and <c>--mqueue</c>, in command-line
+    /// order: a later mount covers an earlier one. Named volumes carry <see cref="VolumeStore.Default"/>;
+    /// <see cref="RunCommand.CreateBuilder"/> moves them to <see cref="VolumeStoreDirectory"/> when one is given.
+    /// </summary>
     public ImmutableArray<SandboxMount> Mounts { get; init; } = [];
+
+    /// <summary>For each of <see cref="Mounts"/>, the option and value as typed ("-v data:/data"), for error messages.</summary>
+    public ImmutableArray<string> MountOptions { get; init; } = [];
+
+    /// <summary><c>--volume-store</c>: absolute host directory of the named volumes; null for the library's default.</summary>
+    public string? VolumeStoreDirectory { get; init; }
 
     /// <summary><c>--hostname</c>.</summary>
     public string? Hostname { get; init; }

@@ -14,6 +14,8 @@ namespace Sandboxing.Cli;
 /// the first argument that is not an option, or everything after <c>--</c>, is the command. A
 /// value is taken even when it starts with '-', so <c>--timeout -1s</c> is reported as a bad
 /// duration rather than as an unknown option. A repeated single-valued option keeps its last value.
+/// The rules between options (--rootfs or --image, --overlay-size or --overlay-dir, ...) are
+/// checked once all of them are read, since their order is free.
 /// </remarks>
 internal static class RunOptionsParser
 {
@@ -31,8 +33,19 @@ internal static class RunOptionsParser
         new("help", 'h', false, static (o, _, _, _) => o with { ShowHelp = true }),
         new("rootfs", null, true, ParseRootFilesystem),
         new("read-only", null, false, static (o, _, _, _) => o with { ReadOnlyRoot = true }),
-        new("bind", 'v', true, ParseBind, Alias: "volume"),
+        new("overlay", null, false, static (o, _, _, _) => o with { Overlay = true }),
+        new("overlay-size", null, true, ParseOverlaySize),
+        new("overlay-dir", null, true, ParseOverlayDirectory),
+        new("image", null, true, static (o, n, v, c) => o with { ImagePath = RequireHostPath(n, v, c, "an image: a tar file (docker export or docker save, optionally gzipped) or an OCI layout directory") }),
+        new("image-ref", null, true, static (o, n, v, _) => o with { ImageReference = v.Length > 0 ? v : throw Invalid(n, v, "expected the reference of one image in the archive or layout, for example alpine:3.20") }),
+        new("image-store", null, true, static (o, n, v, c) => o with { ImageStoreDirectory = RequireHostPath(n, v, c, "the directory of an image store") }),
+        new("entrypoint", null, true, static (o, _, v, _) => o with { Entrypoint = v }),
+        new("bind", null, true, ParseBind),
+        new("volume", 'v', true, ParseVolume),
+        new("volume-store", null, true, static (o, n, v, c) => o with { VolumeStoreDirectory = RequireHostPath(n, v, c, "the directory that holds the named volumes") }),
+        new("mount", null, true, ParseMount),
         new("tmpfs", null, true, ParseTmpfs),
+        new("mqueue", null, false, static (o, n, _, _) => AddMount(o, new MqueueMount(), n)),
         new("hostname", null, true, ParseHostname),
         new("env", 'e', true, ParseEnvironment),
         new("workdir", 'w', true, ParseWorkingDirectory),
@@ -98,9 +111,36 @@ internal static class RunOptionsParser
                 return options;
         }
 
-        if (i >= args.Count)
+        options = CheckCombinations(options with { Command = [.. args.Skip(i)] });
+        if (options.Command.IsEmpty && options.ImagePath is null && options.Entrypoint is not { Length: > 0 })
             throw new CliUsageException("'sandbox run' needs a command to run, for example 'sandbox run -- /bin/sh -c \"echo hi\"'");
-        return options with { Command = [.. args.Skip(i)] };
+        return options;
+    }
+
+    /// <summary>
+    /// The rules between options, checked once all are read since their order is free: the root
+    /// options that need or exclude one another, and the image options that need an image.
+    /// </summary>
+    private static RunOptions CheckCombinations(RunOptions o)
+    {
+        if (o.RootFilesystem is not null && o.ImagePath is not null)
+            throw new CliUsageException("--rootfs and --image both choose the root filesystem; give one of them");
+        if (o.ImageReference is not null && o.ImagePath is null)
+            throw new CliUsageException("--image-ref needs --image, the archive or layout to pick the image from");
+        bool overlay = o.Overlay || o.OverlayDirectory is not null || o.OverlaySizeBytes is not null;
+        if (overlay && o.RootFilesystem is null && o.ImagePath is null)
+        {
+            string option = o.Overlay ? "--overlay" : o.OverlayDirectory is not null ? "--overlay-dir" : "--overlay-size";
+            throw new CliUsageException($"{option} needs --rootfs DIR, the read-only lower layer (an --image is always an overlay)");
+        }
+        if (o.OverlayDirectory is not null && o.OverlaySizeBytes is not null)
+            throw new CliUsageException("--overlay-size caps the ephemeral writable layer, but --overlay-dir keeps the layer in a directory; give one of them");
+        if (o.ReadOnlyRoot && o.OverlayDirectory is not null)
+            throw new CliUsageException("--read-only leaves the overlay without a writable layer, so --overlay-dir would be unused; give one of them");
+        if (o.ReadOnlyRoot && o.OverlaySizeBytes is not null)
+            throw new CliUsageException("--read-only leaves the overlay without a writable layer, so --overlay-size would be unused; give one of them");
+        // A persistent layer is an overlay too: "--rootfs X --overlay-dir D" needs no "--overlay".
+        return o with { Overlay = o.RootFilesystem is not null && overlay };
     }
 
     /// <summary>Finds the option an argument names; returns the name as typed and any value glued to it.</summary>
@@ -145,21 +185,57 @@ internal static class RunOptionsParser
         return o with { RootFilesystem = Absolute(value, caller) };
     }
 
-    /// <summary>SRC:DST[:ro|:rw]. Read-write unless ":ro", like docker's -v.</summary>
+    private static RunOptions ParseOverlaySize(RunOptions o, string name, string value, CallerContext caller) =>
+        Units.TryParseSize(value, out long bytes)
+            ? o with { OverlaySizeBytes = bytes }
+            : throw Invalid(name, value, "expected the writable layer's size cap as " + SizeExample);
+
+    private static RunOptions ParseOverlayDirectory(RunOptions o, string name, string value, CallerContext caller) =>
+        o with { OverlayDirectory = RequireHostPath(name, value, caller, "a directory to keep the writable layer in, for example --overlay-dir /var/lib/box1") };
+
+    /// <summary>A host path, resolved against the caller's directory; empty is a mistake.</summary>
+    private static string RequireHostPath(string name, string value, CallerContext caller, string what) =>
+        value.Length > 0 ? Absolute(value, caller) : throw Invalid(name, value, "expected " + what);
+
+    /// <summary>Appends a mount and remembers how it was asked for.</summary>
+    private static RunOptions AddMount(RunOptions o, SandboxMount mount, string name, string? value = null) =>
+        o with { Mounts = o.Mounts.Add(mount), MountOptions = o.MountOptions.Add(value is null ? name : $"{name} {value}") };
+
+    /// <summary>SRC:DST[:ro|:rw], SRC a host path. Read-write unless ":ro", like docker's -v.</summary>
     private static RunOptions ParseBind(RunOptions o, string name, string value, CallerContext caller)
     {
-        const string Expected = "expected SRC:DST[:ro|:rw], for example /srv/data:/mnt:ro";
+        var (source, target, readOnly) = SplitVolume(name, value, "expected SRC:DST[:ro|:rw], for example /srv/data:/mnt:ro");
+        return AddMount(o, new BindMount(Absolute(source, caller), target, readOnly), name, value);
+    }
+
+    /// <summary>
+    /// Docker's <c>-v SRC:DST[:ro|:rw]</c>: an absolute SRC (or one starting with '.', resolved
+    /// against the current directory, as docker 23 does) is a host path to bind; otherwise SRC
+    /// names a volume of the volume store, created on first use. Read-write unless ":ro".
+    /// </summary>
+    private static RunOptions ParseVolume(RunOptions o, string name, string value, CallerContext caller)
+    {
+        const string Expected = "expected SRC:DST[:ro|:rw] where SRC is a host path (absolute, or starting with '.') or a volume name, for example /srv/data:/mnt:ro or cache:/cache";
+        var (source, target, readOnly) = SplitVolume(name, value, Expected);
+        if (source[0] is '/' or '.')
+            return AddMount(o, new BindMount(Absolute(source, caller), target, readOnly), name, value);
+        if (!VolumeStore.IsValidName(source))
+            throw Invalid(name, value, $"'{source}' is neither a host path nor a volume name (letters, digits, '.', '_' and '-', starting with a letter or digit); " + Expected);
+        return AddMount(o, new VolumeMount(source, target, readOnly), name, value);
+    }
+
+    private static (string Source, string Target, bool ReadOnly) SplitVolume(string name, string value, string expected)
+    {
         string[] parts = value.Split(':');
         if (parts.Length is < 2 or > 3 || parts[0].Length == 0 || parts[1].Length == 0)
-            throw Invalid(name, value, Expected);
+            throw Invalid(name, value, expected);
         bool readOnly = parts.Length == 3 ? parts[2] switch
         {
             "ro" => true,
             "rw" => false,
             _ => throw Invalid(name, value, $"unknown mode '{parts[2]}'; use ro or rw"),
         } : false;
-        string target = RequireMountTarget(name, value, parts[1]);
-        return o with { Mounts = o.Mounts.Add(new BindMount(Absolute(parts[0], caller), target, readOnly)) };
+        return (parts[0], RequireMountTarget(name, value, parts[1]), readOnly);
     }
 
     /// <summary>DST[:size=N,mode=OCTAL], the subset of docker's --tmpfs options the library supports.</summary>
@@ -182,15 +258,182 @@ internal static class RunOptionsParser
                 else if (setting.StartsWith("mode=", StringComparison.Ordinal))
                 {
                     string octal = setting[5..];
-                    if (octal.Length is 0 or > 5 || !octal.All(c => c is >= '0' and <= '7') || Convert.ToInt32(octal, 8) > 0xFFF)
-                        throw Invalid(name, value, $"'{octal}' is not an octal permission mode, for example mode=1777");
-                    mode = Convert.ToInt32(octal, 8);
+                    mode = TryParseMode(octal) ?? throw Invalid(name, value, $"'{octal}' is not an octal permission mode, for example mode=1777");
                 }
                 else
                     throw Invalid(name, value, $"unsupported tmpfs option '{setting}'; only size= and mode= are supported");
             }
         }
-        return o with { Mounts = o.Mounts.Add(new TmpfsMount(target, size, mode)) };
+        return AddMount(o, new TmpfsMount(target, size, mode), name, value);
+    }
+
+    /// <summary>Octal permission bits, 0 to 7777 (the form docker's tmpfs mode takes); null when malformed.</summary>
+    private static int? TryParseMode(string octal) =>
+        octal.Length is > 0 and <= 5 && octal.All(c => c is >= '0' and <= '7') && Convert.ToInt32(octal, 8) is var mode && mode <= 0xFFF
+            ? mode
+            : null;
+
+    private const string MountKeys =
+        "the keys are type (bind, volume or tmpfs), source or src, target, dst or destination, readonly or ro, bind-recursive, bind-optional, tmpfs-size and tmpfs-mode";
+
+    /// <summary>Keys of docker's --mount that the library has no counterpart for.</summary>
+    private static readonly string[] s_unsupportedDockerMountKeys =
+        ["bind-propagation", "bind-nonrecursive", "consistency", "volume-nocopy", "volume-driver", "volume-label", "volume-opt", "volume-subpath", "image-subpath"];
+
+    /// <summary>
+    /// Docker's --mount: comma-separated KEY=VALUE fields, read as one CSV record as docker reads
+    /// it, so a field holding a comma is double-quoted whole ("src=/srv/a,b"). Keys are
+    /// case-insensitive; the type defaults to volume; readonly may stand alone. bind-optional is
+    /// ours: a missing bind source is skipped instead of failing.
+    /// </summary>
+    private static RunOptions ParseMount(RunOptions o, string name, string value, CallerContext caller)
+    {
+        string type = "volume";
+        string? source = null, target = null, readOnlyKey = null, bindKey = null, tmpfsKey = null;
+        bool readOnly = false, recursive = true, optional = false;
+        long? size = null;
+        int mode = new TmpfsMount("/x").Mode;
+        foreach (string field in SplitCsvRecord(name, value))
+        {
+            int eq = field.IndexOf('=');
+            string typedKey = eq < 0 ? field : field[..eq];
+            string key = typedKey.ToLowerInvariant();
+            string? setting = eq < 0 ? null : field[(eq + 1)..];
+            if (field.Length == 0)
+                throw Invalid(name, value, "a field is empty; " + MountKeys);
+            if (key.StartsWith("bind-", StringComparison.Ordinal))
+                bindKey ??= typedKey;
+            else if (key.StartsWith("tmpfs-", StringComparison.Ordinal))
+                tmpfsKey ??= typedKey;
+            switch (key)
+            {
+                case "readonly" or "ro":
+                    readOnly = setting is null || RequireBool(name, value, typedKey, setting);
+                    readOnlyKey = readOnly ? typedKey : null;
+                    continue;
+                case "bind-optional":
+                    optional = setting is null || RequireBool(name, value, typedKey, setting);
+                    continue;
+            }
+            if (s_unsupportedDockerMountKeys.Contains(key))
+                throw Invalid(name, value, $"docker's key '{typedKey}' is not supported; " + MountKeys);
+            bool known = key is "type" or "source" or "src" or "target" or "dst" or "destination" or "bind-recursive" or "tmpfs-size" or "tmpfs-mode";
+            if (!known)
+                throw Invalid(name, value, $"unknown key '{typedKey}'; " + MountKeys);
+            if (setting is null)
+                throw Invalid(name, value, $"key '{typedKey}' needs a value ({typedKey}=...)");
+            switch (key)
+            {
+                case "type":
+                    type = setting.ToLowerInvariant() is "bind" or "volume" or "tmpfs"
+                        ? setting.ToLowerInvariant()
+                        : throw Invalid(name, value, $"unsupported type '{setting}'; use bind, volume or tmpfs");
+                    break;
+                case "source" or "src":
+                    source = setting.Length > 0 ? setting : throw Invalid(name, value, $"'{typedKey}' is empty");
+                    break;
+                case "target" or "dst" or "destination":
+                    target = RequireMountTarget(name, value, setting);
+                    break;
+                case "bind-recursive":
+                    recursive = setting switch
+                    {
+                        "enabled" => true,
+                        "disabled" => false,
+                        _ => throw Invalid(name, value, $"'{typedKey}={setting}': use enabled (the default: mounts below the source come along) or disabled"),
+                    };
+                    break;
+                case "tmpfs-size":
+                    size = Units.TryParseSize(setting, out long bytes)
+                        ? bytes
+                        : throw Invalid(name, value, $"'{typedKey}={setting}' is not a size; use bytes or a k, m or g suffix, for example tmpfs-size=64m");
+                    break;
+                case "tmpfs-mode":
+                    mode = TryParseMode(setting) ?? throw Invalid(name, value, $"'{typedKey}={setting}' is not an octal permission mode, for example tmpfs-mode=1770");
+                    break;
+            }
+        }
+
+        if (target is null)
+            throw Invalid(name, value, "the target is missing; add target=PATH, the mount point inside the sandbox");
+        if (bindKey is not null && type != "bind")
+            throw Invalid(name, value, $"'{bindKey}' applies only to type=bind, not type={type}");
+        if (tmpfsKey is not null && type != "tmpfs")
+            throw Invalid(name, value, $"'{tmpfsKey}' applies only to type=tmpfs, not type={type}");
+        switch (type)
+        {
+            case "bind":
+                if (source is null)
+                    throw Invalid(name, value, "type=bind needs a source, the host path: add source=PATH");
+                return AddMount(o, new BindMount(Absolute(source, caller), target, readOnly, recursive, optional), name, value);
+            case "tmpfs":
+                if (source is not null)
+                    throw Invalid(name, value, "a tmpfs has no source; drop the source key");
+                if (readOnlyKey is not null)
+                    throw Invalid(name, value, $"'{readOnlyKey}' is not supported for type=tmpfs: a tmpfs is always writable");
+                return AddMount(o, new TmpfsMount(target, size, mode), name, value);
+            default:
+                if (source is null)
+                    throw Invalid(name, value, "type=volume needs a source, the volume's name: add source=NAME (anonymous volumes are not supported)");
+                if (!VolumeStore.IsValidName(source))
+                    throw Invalid(name, value, $"'{source}' is not a volume name (letters, digits, '.', '_' and '-', starting with a letter or digit); use type=bind for a host path");
+                return AddMount(o, new VolumeMount(source, target, readOnly), name, value);
+        }
+    }
+
+    private static bool RequireBool(string name, string value, string key, string setting) => setting.ToLowerInvariant() switch
+    {
+        "true" or "1" => true,
+        "false" or "0" => false,
+        _ => throw Invalid(name, value, $"'{key}={setting}': expected true or false (or 1 or 0)"),
+    };
+
+    /// <summary>
+    /// Splits one CSV record as Go's encoding/csv reads it (docker parses --mount with it): a
+    /// field that starts with '"' runs to the closing quote, with "" standing for one quote, and
+    /// must end there; a quote anywhere else in a field is an error.
+    /// </summary>
+    private static List<string> SplitCsvRecord(string name, string value)
+    {
+        const string Quoting = "double-quote a whole field to put a comma in it, as in \"src=/srv/a,b\"";
+        var fields = new List<string>();
+        int i = 0;
+        while (true)
+        {
+            if (i < value.Length && value[i] == '"')
+            {
+                var field = new System.Text.StringBuilder();
+                for (i++; ; i++)
+                {
+                    if (i >= value.Length)
+                        throw Invalid(name, value, "a double quote is not closed; " + Quoting);
+                    if (value[i] != '"')
+                        field.Append(value[i]);
+                    else if (i + 1 < value.Length && value[i + 1] == '"')
+                        field.Append(value[++i]);
+                    else
+                        break;
+                }
+                i++; // past the closing quote
+                if (i < value.Length && value[i] != ',')
+                    throw Invalid(name, value, "text follows a closing double quote; " + Quoting);
+                fields.Add(field.ToString());
+            }
+            else
+            {
+                int end = value.IndexOf(',', i);
+                if (end < 0)
+                    end = value.Length;
+                string field = value[i..end];
+                if (field.Contains('"'))
+                    throw Invalid(name, value, $"a double quote inside the field '{field}'; " + Quoting);
+                fields.Add(field);
+                i = end;
+            }
+            if (i >= value.Length)
+                return fields;
+            i++; // past the comma
+        }
     }
 
     private static RunOptions ParseHostname(RunOptions o, string name, string value, CallerContext caller) =>

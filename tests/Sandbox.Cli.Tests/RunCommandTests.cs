@@ -1,4 +1,5 @@
 using Sandboxing.Cgroups;
+using Sandboxing.Images;
 
 namespace Sandboxing.Cli.Tests;
 
@@ -58,6 +59,149 @@ public class RunCommandTests
         Assert.Equal<SandboxMount>(
             [.. SandboxConfiguration.DefaultMounts, new TmpfsMount("/a", 1024), new BindMount("/h", "/a/b", readOnly: true)],
             config.Mounts);
+    }
+
+    [Fact]
+    public void Every_kind_of_mount_reaches_the_configuration_in_command_line_order()
+    {
+        var config = Configure("--mount", "type=bind,src=/h,dst=/a,ro,bind-recursive=disabled,bind-optional", "--mqueue", "-v", "data:/data", "true");
+
+        Assert.Equal<SandboxMount>(
+            [
+                .. SandboxConfiguration.DefaultMounts, new BindMount("/h", "/a", readOnly: true, recursive: false, optional: true),
+                new MqueueMount("/dev/mqueue"), new VolumeMount("data", "/data"),
+            ],
+            config.Mounts);
+    }
+
+    [Fact]
+    public void Named_volumes_live_in_the_default_store_unless_volume_store_names_one()
+    {
+        var byDefault = Assert.IsType<VolumeMount>(Configure("-v", "data:/data", "true").Mounts[^1]);
+        var config = Configure("-v", "data:/data", "--mount", "src=cache,dst=/cache,ro", "--volume-store", "/srv/volumes", "true");
+
+        Assert.Same(VolumeStore.Default, byDefault.Store);
+        var volumes = config.Mounts.OfType<VolumeMount>().ToArray();
+        Assert.Equal(["data", "cache"], volumes.Select(v => v.Name));
+        Assert.Equal([false, true], volumes.Select(v => v.ReadOnly));
+        Assert.All(volumes, v => Assert.Equal("/srv/volumes", v.Store.RootDirectory));
+        Assert.Same(volumes[0].Store, volumes[1].Store);
+    }
+
+    // ---- overlay roots ----
+
+    public static TheoryData<string[], OverlayUpper> OverlayUppers => new()
+    {
+        { ["--overlay"], OverlayUpper.Ephemeral(OverlayUpper.DefaultEphemeralSizeBytes) },
+        { ["--overlay", "--overlay-size", "1g"], OverlayUpper.Ephemeral(1L << 30) },
+        { ["--overlay-size", "64m"], OverlayUpper.Ephemeral(64L << 20) },
+        { ["--overlay-dir", "/var/lib/box1"], OverlayUpper.Directory("/var/lib/box1") },
+        { ["--overlay", "--read-only"], OverlayUpper.None },
+    };
+
+    [Theory]
+    [MemberData(nameof(OverlayUppers))]
+    public void Overlay_options_make_the_rootfs_the_lower_layer_of_an_overlay_root(string[] overlay, OverlayUpper upper)
+    {
+        var config = Configure(["--rootfs", "/srv/root", .. overlay, "true"]);
+
+        Assert.Equal(SandboxRoot.Overlay(["/srv/root"], upper), config.Root);
+    }
+
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public void Rootfs_without_overlay_stays_a_directory_root(bool readOnly)
+    {
+        var config = Configure(readOnly ? ["--rootfs", "/srv/root", "--read-only", "true"] : ["--rootfs", "/srv/root", "true"]);
+
+        Assert.Equal(SandboxRoot.FromDirectory("/srv/root", readOnly), config.Root);
+    }
+
+    // ---- images (an image as ImageStore.ImportAsync returns it; nothing is imported here) ----
+
+    private static readonly SandboxImage s_image = new()
+    {
+        Id = "sha256:" + new string('a', 64),
+        LayerDirectories = ["/store/layers/sha256/1", "/store/layers/sha256/2"],
+        Config = new ImageConfig
+        {
+            Entrypoint = ["/entrypoint.sh"],
+            Cmd = ["serve", "--port", "80"],
+            Env = ["PATH=/opt/bin:/bin", "MODE=image", "EMPTY="],
+            WorkingDir = "/app",
+        },
+    };
+
+    private static SandboxConfiguration ConfigureImage(params string[] args) =>
+        RunCommand.CreateBuilder(RunOptionsParser.Parse(["--image", "/images/app.tar", .. args], new CallerContext("/", _ => null)), image: s_image).Configuration;
+
+    [Fact]
+    public void An_image_becomes_an_overlay_root_with_its_environment_working_directory_entrypoint_and_command()
+    {
+        var config = ConfigureImage();
+
+        Assert.Equal(SandboxRoot.Overlay(s_image.LayerDirectories, OverlayUpper.Ephemeral()), config.Root);
+        Assert.Equal("/opt/bin:/bin", config.Environment["PATH"]);
+        Assert.Equal("image", config.Environment["MODE"]);
+        Assert.Equal("", config.Environment["EMPTY"]);
+        Assert.Equal("/app", config.WorkingDirectory);
+        Assert.Equal<string>(["/entrypoint.sh", "serve", "--port", "80"], config.ResolveCommand([]));
+        Assert.Equal<string>(["/entrypoint.sh", "sh"], config.ResolveCommand(["sh"]));
+    }
+
+    [Theory]
+    [MemberData(nameof(OverlayUppers))]
+    public void An_images_writable_layer_follows_the_overlay_options(string[] overlay, OverlayUpper upper)
+    {
+        Assert.Equal(SandboxRoot.Overlay(s_image.LayerDirectories, upper), ConfigureImage(overlay).Root);
+    }
+
+    [Fact]
+    public void Options_override_the_images_settings()
+    {
+        var config = ConfigureImage("-e", "MODE=cli", "-e", "EXTRA=1", "-w", "/tmp", "-u", "1000:1000");
+
+        Assert.Equal("cli", config.Environment["MODE"]);
+        Assert.Equal("1", config.Environment["EXTRA"]);
+        Assert.Equal("/opt/bin:/bin", config.Environment["PATH"]);
+        Assert.Equal("/tmp", config.WorkingDirectory);
+        Assert.Equal(1000u, config.Uid);
+        Assert.Equal(1000u, config.Gid);
+    }
+
+    [Fact]
+    public void Entrypoint_replaces_the_images_and_drops_its_default_command_as_docker_does()
+    {
+        var config = ConfigureImage("--entrypoint", "/bin/sh");
+
+        Assert.Equal<string>(["/bin/sh"], config.ResolveCommand([]));
+        Assert.Equal<string>(["/bin/sh", "-c", "echo hi"], config.ResolveCommand(["-c", "echo hi"]));
+    }
+
+    [Fact]
+    public void An_empty_entrypoint_clears_the_images_entrypoint_and_default_command()
+    {
+        var config = ConfigureImage("--entrypoint", "");
+
+        Assert.Empty(config.ResolveCommand([]));
+        Assert.Equal<string>(["/bin/echo", "hi"], config.ResolveCommand(["/bin/echo", "hi"]));
+    }
+
+    [Fact]
+    public void Mounts_of_the_options_come_after_what_the_image_adds()
+    {
+        var config = ConfigureImage("--tmpfs", "/app/cache");
+
+        Assert.Equal<SandboxMount>([new DirectoryEntry("/app"), new TmpfsMount("/app/cache")], config.Mounts[^2..]);
+    }
+
+    [Fact]
+    public void An_image_option_without_the_imported_image_is_a_programming_error()
+    {
+        var options = RunOptionsParser.Parse(["--image", "/images/app.tar"], new CallerContext("/", _ => null));
+
+        Assert.Throws<ArgumentException>(() => RunCommand.CreateBuilder(options));
     }
 
     // ---- resource limits ----

@@ -163,10 +163,15 @@ public class RunOptionsParserTests
             options.Mounts);
     }
 
-    [Fact]
-    public void A_relative_bind_source_is_resolved_against_the_current_directory()
+    [Theory]
+    [InlineData("-v", "./data:/data", "/home/me/data")]
+    [InlineData("-v", "../data:/data", "/home/data")]
+    [InlineData("-v", ".:/data", "/home/me")]
+    [InlineData("--bind", "data:/data", "/home/me/data")]
+    [InlineData("--bind", "./data:/data", "/home/me/data")]
+    public void A_relative_bind_source_is_resolved_against_the_current_directory(string option, string value, string source)
     {
-        Assert.Equal("/home/me/data", Assert.IsType<BindMount>(Assert.Single(Parse("-v", "./data:/data", "true").Mounts)).Source);
+        Assert.Equal(source, Assert.IsType<BindMount>(Assert.Single(Parse(option, value, "true").Mounts)).Source);
     }
 
     [Fact]
@@ -289,6 +294,312 @@ public class RunOptionsParserTests
     {
         Assert.Equal("/home/me/out/result.json", Parse("--report", "out/result.json", "true").ReportPath);
         Assert.Equal("/tmp/r.json", Parse("--report=/tmp/r.json", "true").ReportPath);
+    }
+
+    // ---- overlay roots and images ----
+
+    [Fact]
+    public void Overlay_makes_the_rootfs_a_lower_layer_with_an_ephemeral_layer_of_the_librarys_default_size()
+    {
+        var options = Parse("--rootfs", "/srv/alpine", "--overlay", "true");
+
+        Assert.Equal("/srv/alpine", options.RootFilesystem);
+        Assert.True(options.Overlay);
+        Assert.Null(options.OverlaySizeBytes);
+        Assert.Null(options.OverlayDirectory);
+        Assert.False(options.ReadOnlyRoot);
+    }
+
+    [Theory]
+    [InlineData("64m", 64L << 20)]
+    [InlineData("1g", 1L << 30)]
+    [InlineData("1.5GiB", 3L << 29)]
+    [InlineData("4096", 4096L)]
+    public void Overlay_size_takes_dockers_size_units(string value, long bytes)
+    {
+        Assert.Equal(bytes, Parse("--rootfs", "/r", "--overlay", "--overlay-size", value, "true").OverlaySizeBytes);
+    }
+
+    [Fact]
+    public void Overlay_size_alone_implies_overlay()
+    {
+        Assert.True(Parse("--rootfs", "/r", "--overlay-size=1m", "true").Overlay);
+    }
+
+    [Theory]
+    [InlineData("/var/lib/box1", "/var/lib/box1")]
+    [InlineData("boxes/one", "/home/me/boxes/one")]
+    public void Overlay_dir_keeps_the_writable_layer_in_a_directory_and_implies_overlay(string value, string directory)
+    {
+        var options = Parse("--overlay-dir", value, "--rootfs", "/r", "true");
+
+        Assert.True(options.Overlay);
+        Assert.Equal(directory, options.OverlayDirectory);
+    }
+
+    [Fact]
+    public void Read_only_with_overlay_means_no_writable_layer()
+    {
+        var options = Parse("--rootfs", "/r", "--overlay", "--read-only", "true");
+
+        Assert.True(options.Overlay);
+        Assert.True(options.ReadOnlyRoot);
+    }
+
+    [Fact]
+    public void Image_options_keep_the_paths_resolved_and_the_reference_as_given()
+    {
+        var options = Parse("--image", "images/alpine.tar.gz", "--image-ref", "alpine:3.20", "--image-store", "store", "true");
+
+        Assert.Equal("/home/me/images/alpine.tar.gz", options.ImagePath);
+        Assert.Equal("alpine:3.20", options.ImageReference);
+        Assert.Equal("/home/me/store", options.ImageStoreDirectory);
+        Assert.Null(options.RootFilesystem);
+        Assert.False(options.Overlay); // an image is always an overlay; the flag is about --rootfs
+    }
+
+    [Fact]
+    public void With_an_image_the_command_is_optional()
+    {
+        var options = Parse("--image", "/i.tar");
+
+        Assert.Empty(options.Command);
+        Assert.Equal<string>(["ls", "-l"], Parse("--image", "/i.tar", "--", "ls", "-l").Command);
+    }
+
+    [Theory]
+    [InlineData("--image", "/i.tar", "--overlay")]
+    [InlineData("--image", "/i.tar", "--overlay-size", "1g")]
+    [InlineData("--image", "/i.tar", "--overlay-dir", "/d")]
+    [InlineData("--image", "/i.tar", "--read-only")]
+    public void Image_takes_the_overlay_options(params string[] args)
+    {
+        var options = Parse(args);
+
+        Assert.Equal("/i.tar", options.ImagePath);
+        Assert.Empty(options.Command);
+    }
+
+    [Theory]
+    [InlineData("/bin/sh", "/bin/sh")]
+    [InlineData("", "")]
+    public void Entrypoint_replaces_or_with_an_empty_value_clears_the_images(string value, string expected)
+    {
+        Assert.Equal(expected, Parse("--image", "/i.tar", "--entrypoint", value).Entrypoint);
+        Assert.Null(Parse("--image", "/i.tar").Entrypoint);
+    }
+
+    [Fact]
+    public void A_non_empty_entrypoint_makes_the_command_optional()
+    {
+        var options = Parse("--entrypoint", "/bin/true");
+
+        Assert.Equal("/bin/true", options.Entrypoint);
+        Assert.Empty(options.Command);
+    }
+
+    [Theory]
+    [InlineData("--entrypoint", "")]
+    [InlineData("--entrypoint=")]
+    [InlineData("--image-store", "/s")]
+    public void Without_an_image_or_an_entrypoint_the_command_is_still_needed(params string[] args)
+    {
+        Assert.Equal("'sandbox run' needs a command to run, for example 'sandbox run -- /bin/sh -c \"echo hi\"'", ParseError(args).Message);
+    }
+
+    [Theory]
+    [InlineData("--rootfs and --image both choose the root filesystem; give one of them", "--rootfs", "/r", "--image", "/i.tar")]
+    [InlineData("--image-ref needs --image, the archive or layout to pick the image from", "--image-ref", "alpine", "true")]
+    [InlineData("--overlay needs --rootfs DIR, the read-only lower layer (an --image is always an overlay)", "--overlay", "true")]
+    [InlineData("--overlay-dir needs --rootfs DIR, the read-only lower layer (an --image is always an overlay)", "--overlay-dir", "/d", "true")]
+    [InlineData("--overlay-size needs --rootfs DIR, the read-only lower layer (an --image is always an overlay)", "--overlay-size", "1g", "true")]
+    [InlineData("--overlay-size caps the ephemeral writable layer, but --overlay-dir keeps the layer in a directory; give one of them", "--rootfs", "/r", "--overlay-size", "1g", "--overlay-dir", "/d", "true")]
+    [InlineData("--read-only leaves the overlay without a writable layer, so --overlay-dir would be unused; give one of them", "--image", "/i.tar", "--overlay-dir", "/d", "--read-only")]
+    [InlineData("--read-only leaves the overlay without a writable layer, so --overlay-size would be unused; give one of them", "--rootfs", "/r", "--read-only", "--overlay-size", "1g", "true")]
+    public void Root_options_that_contradict_each_other_are_usage_errors(string message, params string[] args)
+    {
+        var error = ParseError(args);
+
+        Assert.Equal(message, error.Message);
+        Assert.Equal("sandbox run --help", error.HelpCommand);
+    }
+
+    // ---- volumes, --mount and --mqueue ----
+
+    [Theory]
+    [InlineData("-v", "data:/data", "data", "/data", false)]
+    [InlineData("--volume", "my_vol-1.x:/var/lib/x:rw", "my_vol-1.x", "/var/lib/x", false)]
+    [InlineData("-v", "cache:/cache:ro", "cache", "/cache", true)]
+    [InlineData("-v", "0:/zero", "0", "/zero", false)]
+    public void Volume_with_a_name_mounts_a_named_volume_read_write_unless_ro(string option, string value, string name, string target, bool readOnly)
+    {
+        var volume = Assert.IsType<VolumeMount>(Assert.Single(Parse(option, value, "true").Mounts));
+
+        Assert.Equal(new VolumeMount(name, target, readOnly), volume);
+        Assert.Same(VolumeStore.Default, volume.Store);
+    }
+
+    [Fact]
+    public void Volume_store_is_kept_for_the_volumes_and_resolved_against_the_current_directory()
+    {
+        var options = Parse("-v", "data:/data", "--volume-store", "vols", "true");
+
+        Assert.Equal("/home/me/vols", options.VolumeStoreDirectory);
+        Assert.IsType<VolumeMount>(Assert.Single(options.Mounts));
+    }
+
+    public static TheoryData<string, SandboxMount> Mounts => new()
+    {
+        { "type=bind,source=/srv/data,target=/data", new BindMount("/srv/data", "/data", readOnly: false) },
+        { "type=bind,src=/srv/data,dst=/data,readonly", new BindMount("/srv/data", "/data", readOnly: true) },
+        { "type=bind,src=/srv/data,destination=/data,ro", new BindMount("/srv/data", "/data", readOnly: true) },
+        { "type=bind,src=/srv/data,dst=/data,ro=true", new BindMount("/srv/data", "/data", readOnly: true) },
+        { "type=bind,src=/srv/data,dst=/data,readonly=1", new BindMount("/srv/data", "/data", readOnly: true) },
+        { "type=bind,src=/srv/data,dst=/data,readonly=false", new BindMount("/srv/data", "/data", readOnly: false) },
+        { "type=bind,src=/srv/data,dst=/data,ro=0", new BindMount("/srv/data", "/data", readOnly: false) },
+        { "type=bind,src=/srv/data,dst=/data,ro=TRUE", new BindMount("/srv/data", "/data", readOnly: true) },
+        { "type=bind,src=/srv/data,dst=/data,bind-recursive=enabled", new BindMount("/srv/data", "/data", readOnly: false, recursive: true) },
+        { "type=bind,src=/srv/data,dst=/data,bind-recursive=disabled", new BindMount("/srv/data", "/data", readOnly: false, recursive: false) },
+        { "type=bind,src=/srv/data,dst=/data,bind-optional=true", new BindMount("/srv/data", "/data", readOnly: false, optional: true) },
+        { "type=bind,src=/srv/data,dst=/data,bind-optional", new BindMount("/srv/data", "/data", readOnly: false, optional: true) },
+        { "type=bind,src=/srv/data,dst=/data,bind-optional=0", new BindMount("/srv/data", "/data", readOnly: false, optional: false) },
+        { "type=bind,src=data,dst=/data", new BindMount("/home/me/data", "/data", readOnly: false) },
+        { "dst=/data,src=/srv/data,type=bind", new BindMount("/srv/data", "/data", readOnly: false) },
+        { "Type=BIND,SRC=/srv/data,Target=/data,RO", new BindMount("/srv/data", "/data", readOnly: true) },
+        { "type=bind,src=/a,dst=/b,src=/c", new BindMount("/c", "/b", readOnly: false) },
+        { "\"type=bind\",\"src=/srv/a,b\",dst=/data", new BindMount("/srv/a,b", "/data", readOnly: false) },
+        { "type=bind,\"src=/srv/say \"\"hi\"\"\",dst=/data", new BindMount("/srv/say \"hi\"", "/data", readOnly: false) },
+        { "type=bind,src=/srv/a=b,dst=/data", new BindMount("/srv/a=b", "/data", readOnly: false) },
+        { "type=tmpfs,target=/scratch", new TmpfsMount("/scratch") },
+        { "type=tmpfs,dst=/scratch,tmpfs-size=1m", new TmpfsMount("/scratch", 1L << 20) },
+        { "type=tmpfs,dst=/scratch,tmpfs-size=64MiB,tmpfs-mode=700", new TmpfsMount("/scratch", 64L << 20, 0x1C0) },
+        { "type=tmpfs,dst=/scratch,tmpfs-mode=01770", new TmpfsMount("/scratch", null, 0x3F8) },
+        { "type=volume,src=cache,dst=/cache", new VolumeMount("cache", "/cache") },
+        { "src=cache,dst=/cache", new VolumeMount("cache", "/cache") },
+        { "source=cache,target=/cache,readonly", new VolumeMount("cache", "/cache", readOnly: true) },
+    };
+
+    [Theory]
+    [MemberData(nameof(Mounts))]
+    public void Mount_takes_dockers_key_value_syntax(string value, SandboxMount expected)
+    {
+        var options = Parse("--mount", value, "true");
+
+        Assert.Equal(expected, Assert.Single(options.Mounts));
+        Assert.Equal<string>([$"--mount {value}"], options.MountOptions);
+    }
+
+    [Fact]
+    public void Mount_takes_its_value_after_an_equals_sign_too()
+    {
+        Assert.Equal(new TmpfsMount("/x", 1024), Assert.Single(Parse("--mount=type=tmpfs,dst=/x,tmpfs-size=1k", "true").Mounts));
+    }
+
+    [Fact]
+    public void Mqueue_mounts_the_message_queues_at_dev_mqueue()
+    {
+        var options = Parse("--mqueue", "true");
+
+        Assert.Equal(new MqueueMount("/dev/mqueue"), Assert.Single(options.Mounts));
+        Assert.Equal<string>(["--mqueue"], options.MountOptions);
+    }
+
+    [Fact]
+    public void Every_kind_of_mount_keeps_its_command_line_order_and_how_it_was_typed()
+    {
+        var options = Parse(
+            "--mount", "type=tmpfs,dst=/a", "-v", "vol:/a/b", "--mqueue", "--bind", "/h:/a/b/c:ro", "--tmpfs", "/a/d",
+            "--volume=/srv:/a/e", "--mount", "type=bind,src=/x,dst=/a/f", "--mount", "src=v2,dst=/a/g", "true");
+
+        Assert.Equal<SandboxMount>(
+            [
+                new TmpfsMount("/a"), new VolumeMount("vol", "/a/b"), new MqueueMount(), new BindMount("/h", "/a/b/c", readOnly: true),
+                new TmpfsMount("/a/d"), new BindMount("/srv", "/a/e", readOnly: false), new BindMount("/x", "/a/f", readOnly: false),
+                new VolumeMount("v2", "/a/g"),
+            ],
+            options.Mounts);
+        Assert.Equal<string>(
+            [
+                "--mount type=tmpfs,dst=/a", "-v vol:/a/b", "--mqueue", "--bind /h:/a/b/c:ro", "--tmpfs /a/d", "--volume /srv:/a/e",
+                "--mount type=bind,src=/x,dst=/a/f", "--mount src=v2,dst=/a/g",
+            ],
+            options.MountOptions);
+    }
+
+    private const string VolumeForm =
+        "expected SRC:DST[:ro|:rw] where SRC is a host path (absolute, or starting with '.') or a volume name, for example /srv/data:/mnt:ro or cache:/cache";
+
+    private const string NotAName = "is neither a host path nor a volume name (letters, digits, '.', '_' and '-', starting with a letter or digit); " + VolumeForm;
+
+    [Theory]
+    [InlineData("-v", "/data", VolumeForm)]
+    [InlineData("-v", "data", VolumeForm)]
+    [InlineData("-v", ":/data", VolumeForm)]
+    [InlineData("-v", "data:", VolumeForm)]
+    [InlineData("-v", "a:b:c:d", VolumeForm)]
+    [InlineData("--volume", "", VolumeForm)]
+    [InlineData("-v", "data:data", "'data' is not an absolute path inside the sandbox")]
+    [InlineData("-v", "data:/", "'/' cannot be a mount target; use --rootfs to choose the root")]
+    [InlineData("-v", "data:/data:rx", "unknown mode 'rx'; use ro or rw")]
+    [InlineData("-v", "data:/data:z", "unknown mode 'z'; use ro or rw")]
+    [InlineData("-v", "~/data:/data", "'~/data' " + NotAName)]
+    [InlineData("-v", "my data:/data", "'my data' " + NotAName)]
+    [InlineData("-v", "-x:/data", "'-x' " + NotAName)]
+    [InlineData("-v", "_x:/data", "'_x' " + NotAName)]
+    public void A_malformed_volume_says_what_is_expected(string option, string value, string why)
+    {
+        Assert.Equal($"invalid value '{value}' for {option}: {why}", ParseError(option, value, "true").Message);
+    }
+
+    private const string Keys =
+        "the keys are type (bind, volume or tmpfs), source or src, target, dst or destination, readonly or ro, bind-recursive, bind-optional, tmpfs-size and tmpfs-mode";
+
+    private const string Quoting = "double-quote a whole field to put a comma in it, as in \"src=/srv/a,b\"";
+
+    [Theory]
+    [InlineData("", "a field is empty; " + Keys)]
+    [InlineData("type=bind,,src=/a,dst=/b", "a field is empty; " + Keys)]
+    [InlineData("type=bind,src=/a,dst=/b,", "a field is empty; " + Keys)]
+    [InlineData("type=bind,src=/a,dst=/b,colour=red", "unknown key 'colour'; " + Keys)]
+    [InlineData("type=bind,src=/a,dst=/b,Colour", "unknown key 'Colour'; " + Keys)]
+    [InlineData("type=bind,src=/a,dst=/b,bind-propagation=rshared", "docker's key 'bind-propagation' is not supported; " + Keys)]
+    [InlineData("type=volume,src=v,dst=/b,volume-nocopy", "docker's key 'volume-nocopy' is not supported; " + Keys)]
+    [InlineData("type=bind,src=/a,dst=/b,consistency=cached", "docker's key 'consistency' is not supported; " + Keys)]
+    [InlineData("type,src=/a,dst=/b", "key 'type' needs a value (type=...)")]
+    [InlineData("type=bind,src,dst=/b", "key 'src' needs a value (src=...)")]
+    [InlineData("type=npipe,src=/a,dst=/b", "unsupported type 'npipe'; use bind, volume or tmpfs")]
+    [InlineData("type=,src=/a,dst=/b", "unsupported type ''; use bind, volume or tmpfs")]
+    [InlineData("type=bind,src=,dst=/b", "'src' is empty")]
+    [InlineData("type=bind,src=/a", "the target is missing; add target=PATH, the mount point inside the sandbox")]
+    [InlineData("type=tmpfs", "the target is missing; add target=PATH, the mount point inside the sandbox")]
+    [InlineData("type=bind,src=/a,dst=b", "'b' is not an absolute path inside the sandbox")]
+    [InlineData("type=bind,src=/a,target=/", "'/' cannot be a mount target; use --rootfs to choose the root")]
+    [InlineData("type=bind,dst=/b", "type=bind needs a source, the host path: add source=PATH")]
+    [InlineData("type=bind,src=/a,dst=/b,ro=yes", "'ro=yes': expected true or false (or 1 or 0)")]
+    [InlineData("type=bind,src=/a,dst=/b,bind-optional=maybe", "'bind-optional=maybe': expected true or false (or 1 or 0)")]
+    [InlineData("type=bind,src=/a,dst=/b,bind-recursive=readonly", "'bind-recursive=readonly': use enabled (the default: mounts below the source come along) or disabled")]
+    [InlineData("type=bind,src=/a,dst=/b,tmpfs-size=1m", "'tmpfs-size' applies only to type=tmpfs, not type=bind")]
+    [InlineData("type=tmpfs,dst=/b,bind-recursive=disabled", "'bind-recursive' applies only to type=bind, not type=tmpfs")]
+    [InlineData("src=v,dst=/b,bind-optional", "'bind-optional' applies only to type=bind, not type=volume")]
+    [InlineData("src=v,dst=/b,tmpfs-mode=700", "'tmpfs-mode' applies only to type=tmpfs, not type=volume")]
+    [InlineData("type=tmpfs,src=/a,dst=/b", "a tmpfs has no source; drop the source key")]
+    [InlineData("type=tmpfs,dst=/b,readonly", "'readonly' is not supported for type=tmpfs: a tmpfs is always writable")]
+    [InlineData("type=tmpfs,dst=/b,tmpfs-size=0", "'tmpfs-size=0' is not a size; use bytes or a k, m or g suffix, for example tmpfs-size=64m")]
+    [InlineData("type=tmpfs,dst=/b,tmpfs-size=lots", "'tmpfs-size=lots' is not a size; use bytes or a k, m or g suffix, for example tmpfs-size=64m")]
+    [InlineData("type=tmpfs,dst=/b,tmpfs-mode=9", "'tmpfs-mode=9' is not an octal permission mode, for example tmpfs-mode=1770")]
+    [InlineData("type=tmpfs,dst=/b,tmpfs-mode=17777", "'tmpfs-mode=17777' is not an octal permission mode, for example tmpfs-mode=1770")]
+    [InlineData("type=tmpfs,dst=/b,tmpfs-mode=", "'tmpfs-mode=' is not an octal permission mode, for example tmpfs-mode=1770")]
+    [InlineData("dst=/b", "type=volume needs a source, the volume's name: add source=NAME (anonymous volumes are not supported)")]
+    [InlineData("type=volume,src=/srv/a,dst=/b", "'/srv/a' is not a volume name (letters, digits, '.', '_' and '-', starting with a letter or digit); use type=bind for a host path")]
+    [InlineData("type=bind,src=\"/a,b\",dst=/b", "a double quote inside the field 'src=\"/a'; " + Quoting)]
+    [InlineData("type=bind,\"src=/a,dst=/b", "a double quote is not closed; " + Quoting)]
+    [InlineData("type=bind,\"src=/a\"x,dst=/b", "text follows a closing double quote; " + Quoting)]
+    public void A_malformed_mount_names_the_option_and_the_key(string value, string why)
+    {
+        var error = ParseError("--mount", value, "true");
+
+        Assert.Equal($"invalid value '{value}' for --mount: {why}", error.Message);
+        Assert.Equal("sandbox run --help", error.HelpCommand);
     }
 
     // ---- resource limits ----
@@ -502,8 +813,17 @@ public class RunOptionsParserTests
 
     [Theory]
     [InlineData("--rootfs")]
+    [InlineData("--overlay-size")]
+    [InlineData("--overlay-dir")]
+    [InlineData("--image")]
+    [InlineData("--image-ref")]
+    [InlineData("--image-store")]
+    [InlineData("--entrypoint")]
     [InlineData("--bind")]
     [InlineData("-v")]
+    [InlineData("--volume")]
+    [InlineData("--volume-store")]
+    [InlineData("--mount")]
     [InlineData("--tmpfs")]
     [InlineData("--hostname")]
     [InlineData("-e")]
@@ -535,6 +855,8 @@ public class RunOptionsParserTests
     [InlineData("--read-only=true")]
     [InlineData("--help=1")]
     [InlineData("--cgroup=yes")]
+    [InlineData("--overlay=1")]
+    [InlineData("--mqueue=/dev/mqueue")]
     public void A_flag_given_a_value_is_a_usage_error(string arg)
     {
         Assert.Contains($"'{arg.Split('=')[0]}' takes no value", ParseError(arg, "true").Message);
@@ -552,6 +874,15 @@ public class RunOptionsParserTests
     [InlineData("--bind", "/a:/b:ro:rw")]
     [InlineData("-v", "/data")]
     [InlineData("--volume", "/data")]
+    [InlineData("--overlay-size", "")]
+    [InlineData("--overlay-size", "0")]
+    [InlineData("--overlay-size", "big")]
+    [InlineData("--overlay-size", "-1m")]
+    [InlineData("--overlay-dir", "")]
+    [InlineData("--image", "")]
+    [InlineData("--image-ref", "")]
+    [InlineData("--image-store", "")]
+    [InlineData("--volume-store", "")]
     [InlineData("--tmpfs", "scratch")]
     [InlineData("--tmpfs", "")]
     [InlineData("--tmpfs", "/")]
