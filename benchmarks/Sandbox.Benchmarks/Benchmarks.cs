@@ -39,7 +39,7 @@ internal static class Common
 [MemoryDiagnoser]
 public class StartToExitBenchmarks
 {
-    private Sandbox _userOnly = null!, _noNetwork = null!, _all = null!, _directoryRoot = null!;
+    private Sandbox _userOnly = null!, _noNetwork = null!, _all = null!, _directoryRoot = null!, _overlayRoot = null!;
     private string _rootfs = null!;
 
     [GlobalSetup]
@@ -58,6 +58,9 @@ public class StartToExitBenchmarks
         _noNetwork = Common.Build(new SandboxBuilder().WithoutNamespaces(SandboxNamespaces.Network));
         _all = Common.Build(new SandboxBuilder());
         _directoryRoot = Common.Build(new SandboxBuilder().WithRootFilesystem(_rootfs));
+        // The same directory as an image's single layer: overlay, tmpfs upper and, for a root
+        // caller, an idmapped layer handed over from the helper.
+        _overlayRoot = Common.Build(new SandboxBuilder().WithOverlayRoot([_rootfs]));
     }
 
     [GlobalCleanup]
@@ -77,6 +80,9 @@ public class StartToExitBenchmarks
 
     [Benchmark]
     public Task AllNamespacesDirectoryRoot() => Common.RunSandboxAsync(_directoryRoot);
+
+    [Benchmark]
+    public Task AllNamespacesOverlayRoot() => Common.RunSandboxAsync(_overlayRoot);
 }
 
 /// <summary>

@@ -40,7 +40,22 @@ static size_t check_parsed(const struct sbx_spec *spec)
 {
     size_t sum = 0;
     require((spec->namespaces & ~(uint32_t)SBX_NS_ALL) == 0);
-    sum += checked_path(spec->root_path);
+    if (spec->root_flags & SBX_ROOT_OVERLAY) {
+        require(spec->root_path != NULL && spec->root_path[0] == '\0');
+        require(spec->n_overlay_lowers >= 1 && spec->n_overlay_lowers <= SBX_MAX_LAYERS && spec->overlay_lowers[spec->n_overlay_lowers] == NULL);
+        for (size_t i = 0; i < spec->n_overlay_lowers; i++)
+            sum += checked_path(spec->overlay_lowers[i]);
+        require(spec->has_overlay_upper && spec->overlay_upper != NULL && spec->overlay_work != NULL);
+        if (spec->overlay_upper[0] != '\0')
+            sum += checked_path(spec->overlay_upper) + checked_path(spec->overlay_work);
+        else
+            require(spec->overlay_work[0] == '\0');
+        require(spec->namespaces & SBX_NS_MOUNT);
+    } else {
+        sum += checked_path(spec->root_path);
+        require(spec->n_overlay_lowers == 0 && !spec->has_overlay_upper);
+    }
+    require(!(spec->root_flags & SBX_ROOT_IDMAP_LAYERS) || ((spec->root_flags & SBX_ROOT_OVERLAY) && (spec->namespaces & SBX_NS_USER)));
 
     require(spec->argc >= 1 && spec->argc <= SBX_MAX_ARGS && spec->argv[spec->argc] == NULL);
     for (size_t i = 0; i < spec->argc; i++)
@@ -68,10 +83,12 @@ static size_t check_parsed(const struct sbx_spec *spec)
     require(spec->n_mounts <= SBX_MAX_MOUNTS);
     for (size_t i = 0; i < spec->n_mounts; i++) {
         const struct sbx_mount *m = &spec->mounts[i];
-        require(m->type >= SBX_MOUNT_BIND && m->type <= SBX_MOUNT_SYSFS && m->mode <= 07777);
+        require(m->type >= SBX_MOUNT_BIND && m->type <= SBX_MOUNT_FILE && m->mode <= 07777);
         sum += checked_path(m->target);
         require(m->source != NULL);
         sum += m->type == SBX_MOUNT_BIND ? checked_path(m->source) : strlen(m->source);
+        require(m->type != SBX_MOUNT_SYMLINK || (m->source[0] != '\0' && strlen(m->source) < SBX_MAX_PATH));
+        require(m->type == SBX_MOUNT_BIND || m->type == SBX_MOUNT_SYMLINK || m->type == SBX_MOUNT_FILE || m->source[0] == '\0');
     }
 
     require(!spec->has_time_offsets || (spec->namespaces & SBX_NS_TIME));

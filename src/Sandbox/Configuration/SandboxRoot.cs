@@ -119,7 +119,7 @@ public sealed record OverlayUpper
     /// <summary>
     /// A host directory that keeps the sandbox's changes across runs (a container filesystem).
     /// The library creates <c>upper/</c> and <c>work/</c> in it; one directory serves one
-    /// running sandbox at a time (the kernel refuses a second).
+    /// running sandbox at a time (a second fails to start with <see cref="SandboxException"/>).
     /// </summary>
     /// <param name="path">Absolute host path; created when missing.</param>
     public static OverlayUpper Directory(string path) => new(path, null, isNone: false);
