@@ -79,7 +79,7 @@ internal static class HelperErrors
         (StepOverlay, EPERM or EACCES) => "The sandbox's root user cannot read a layer or write the persistent directory. Layers imported by root are mounted idmapped for a root caller; directories made by another user are not. Check the owners, or map root inside to the directories' owner.",
         (StepOverlay, ENOENT or ENOTDIR) => "A layer or the persistent directory disappeared after validation.",
         (StepOverlay, ENOSYS or 19 /* ENODEV */) => "This kernel has no overlayfs (modprobe overlay), or cannot mount it in a user namespace (Linux 5.11+).",
-        (StepIdmapLayers, EINVAL or EPERM or 95 /* EOPNOTSUPP */) => "The filesystem holding the layers does not support idmapped mounts (ext4, xfs, btrfs and tmpfs do, on Linux 5.12 to 6.3 and later). Keep the image store on such a filesystem, or map root inside to host root with WithUidMappings(new IdMapping(0, 0, 65536)).",
+        (StepIdmapLayers, EINVAL or EPERM or 95 /* EOPNOTSUPP */) => "The filesystem holding the layers does not support idmapped mounts (ext4, xfs and btrfs do, tmpfs from Linux 6.3; overlayfs accepts idmapped layers from 5.19). Keep the image store on such a filesystem, or map root inside to host root with WithUidMappings(new IdMapping(0, 0, 65536)).",
         (StepMountMqueue, EPERM or EINVAL) => "An mqueue filesystem can be mounted only for an IPC namespace the sandbox owns: keep SandboxNamespaces.Ipc.",
         (StepCreate, EROFS) => "The place is read-only: create it under a writable mount (a tmpfs mounted before it, an overlay root, /tmp).",
         (StepCreate, EEXIST) => "Something already exists there (a symlink is never replaced).",

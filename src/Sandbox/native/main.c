@@ -74,7 +74,9 @@ int main(int argc, char **argv)
 
     if (spec.namespaces & SBX_NS_MOUNT)
         mount_precreate_targets(&spec);
-    int upper_lock = mount_lock_upper(&spec); /* held until we exit */
+    /* held until we exit */
+    static int layer_locks[SBX_MAX_LAYERS + 1];
+    int n_layer_locks = mount_lock_layers(&spec, layer_locks, sizeof layer_locks / sizeof *layer_locks);
 
     /* Orphans of a sandbox without a PID namespace are reparented to us, so we can kill them. */
     if (prctl(PR_SET_CHILD_SUBREAPER, 1) != 0) {
@@ -128,8 +130,8 @@ int main(int argc, char **argv)
         close(SBX_FD_CONTROL); /* the sandbox never holds the library's channel */
         if (cgroup_fd >= 0)
             close(cgroup_fd);
-        if (upper_lock >= 0)
-            close(upper_lock);
+        for (int i = 0; i < n_layer_locks; i++)
+            close(layer_locks[i]);
         report_fd = report_pair[1];
         die_control_fd = -1;
         sandbox_child_main(&spec, sync_pipe[0]);

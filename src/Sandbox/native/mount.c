@@ -119,13 +119,10 @@ static void attach(int mnt_fd, int root_fd, const char *target, int want_dir, in
         die(step, errno, "attach at %s", target);
 }
 
-/* A new filesystem instance (tmpfs, proc, devpts, sysfs), detached, with mount attributes.
+/* Configure an fsopen()ed filesystem, create it and return its detached mount with attributes.
  * options: key/value pairs ending at a NULL key; a NULL value makes the key a flag. */
-static int new_fs(const char *type, const char *const *options, uint64_t attrs, int step, const char *target)
+static int configure_fs(int fs_fd, const char *type, const char *const *options, uint64_t attrs, int step, const char *target)
 {
-    cleanup_fd int fs_fd = sys_fsopen(type, SBX_FSOPEN_CLOEXEC);
-    if (fs_fd < 0)
-        die(step, errno, "fsopen(%s) for %s", type, target);
     for (; options != NULL && options[0] != NULL; options += 2) {
         int rc = options[1] == NULL ? sys_fsconfig(fs_fd, SBX_FSCONFIG_SET_FLAG, options[0], NULL, 0)
                                     : sys_fsconfig(fs_fd, SBX_FSCONFIG_SET_STRING, options[0], options[1], 0);
@@ -143,6 +140,15 @@ static int new_fs(const char *type, const char *const *options, uint64_t attrs, 
     if (mnt_fd < 0)
         die(step, errno, "fsmount(%s) for %s", type, target);
     return mnt_fd;
+}
+
+/* A new filesystem instance (tmpfs, proc, devpts, sysfs), detached, with mount attributes. */
+static int new_fs(const char *type, const char *const *options, uint64_t attrs, int step, const char *target)
+{
+    cleanup_fd int fs_fd = sys_fsopen(type, SBX_FSOPEN_CLOEXEC);
+    if (fs_fd < 0)
+        die(step, errno, "fsopen(%s) for %s", type, target);
+    return configure_fs(fs_fd, type, options, attrs, step, target);
 }
 
 /* sysfs shows the network devices of the namespace that mounts it: the sandbox's only. */
@@ -259,7 +265,12 @@ static void create_entry(int root_fd, const struct sbx_mount *m)
         break;
     }
     case SBX_MOUNT_FILE: {
-        cleanup_fd int fd = (int)RETRY_EINTR(openat(parent_fd, name, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, (mode_t)m->mode));
+        /* Written under a temporary name and renamed over the target: whatever was there (a
+         * FIFO that would block the open, a hard link to a file elsewhere, a symlink) is
+         * replaced, never written through. */
+        char temp[64];
+        snprintf(temp, sizeof temp, ".sandbox-new-%d", (int)getpid());
+        cleanup_fd int fd = (int)RETRY_EINTR(openat(parent_fd, temp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, (mode_t)m->mode));
         if (fd < 0)
             die(SBX_STEP_CREATE, errno, "file %s", m->target);
         size_t len = strlen(m->source), done = 0;
@@ -269,8 +280,13 @@ static void create_entry(int root_fd, const struct sbx_mount *m)
                 die(SBX_STEP_CREATE, n < 0 ? errno : EIO, "write %s", m->target);
             done += (size_t)n;
         }
-        if (fchmod(fd, (mode_t)m->mode) != 0)
+        if (fchmod(fd, (mode_t)m->mode) != 0) /* the umask must not narrow it */
             die(SBX_STEP_CREATE, errno, "mode of %s", m->target);
+        if (renameat(parent_fd, temp, parent_fd, name) != 0) {
+            int err = errno;
+            unlinkat(parent_fd, temp, 0);
+            die(SBX_STEP_CREATE, err, "file %s", m->target);
+        }
         break;
     }
     }
@@ -404,26 +420,58 @@ void mount_open_sources(const struct sbx_spec *spec, struct mount_sources *sourc
     }
 }
 
-/* Append "/proc/self/fd/N" to an overlay option: layers are named through fds opened with the
- * caller's host identity (or made by the helper), so no host path is looked up again here. */
-static void append_fd_path(char *buf, size_t size, size_t *len, int fd, int separator)
+/* Append text to buf, or die: an overlay option list that does not fit. */
+static void append(char *buf, size_t size, size_t *len, const char *text)
 {
-    int n = snprintf(buf + *len, size - *len, "%s/proc/self/fd/%d", separator ? ":" : "", fd);
-    if (n < 0 || (size_t)n >= size - *len)
-        die(SBX_STEP_OVERLAY, ENAMETOOLONG, "overlay layer list");
-    *len += (size_t)n;
+    size_t n = strlen(text);
+    if (n >= size - *len)
+        die(SBX_STEP_OVERLAY, ENAMETOOLONG, "overlay option list");
+    memcpy(buf + *len, text, n + 1);
+    *len += n;
+}
+
+/* Linux before 6.8 has no "lowerdir+", and fsconfig takes strings of at most 256 bytes, which
+ * 15 layers fill. mount(2) takes a page of options, enough for SBX_MAX_LAYERS: the overlay is
+ * mounted on the staging tmpfs and handed on as an fd, like a detached one. */
+static int mount_overlay_legacy(const struct sbx_spec *spec, char layers[][32], const char *upper, const char *work)
+{
+    char data[4096] = "";
+    size_t len = 0;
+    append(data, sizeof data, &len, "lowerdir=");
+    for (size_t i = 0; i < spec->n_overlay_lowers; i++) {
+        if (i > 0)
+            append(data, sizeof data, &len, ":");
+        append(data, sizeof data, &len, layers[i]);
+    }
+    append(data, sizeof data, &len, ",upperdir=");
+    append(data, sizeof data, &len, upper);
+    append(data, sizeof data, &len, ",workdir=");
+    append(data, sizeof data, &len, work);
+    if (spec->namespaces & SBX_NS_USER)
+        append(data, sizeof data, &len, ",userxattr");
+    if (mkdir(STAGING "/overlay", 0700) != 0 || mount("overlay", STAGING "/overlay", "overlay", MS_NOSUID | MS_NODEV, data) != 0)
+        die(SBX_STEP_OVERLAY, errno, "mount the overlay (legacy mount(2))");
+    int fd = sys_open_tree(AT_FDCWD, STAGING "/overlay", OPEN_TREE_CLOEXEC);
+    if (fd < 0)
+        die(SBX_STEP_OVERLAY, errno, "open the overlay");
+    return fd;
 }
 
 /* The overlay root: the layers read-only underneath, a writable layer on top (a tmpfs of the
- * sandbox's own, or a directory that outlives it). Inside a user namespace overlayfs keeps
- * its whiteout and opaque markers in user.overlay.* xattrs (userxattr, Linux 5.11). */
+ * sandbox's own, or a directory that outlives it). Layers are named "/proc/self/fd/N", fds
+ * opened with the caller's identity (or made by the helper), so no host path is looked up
+ * again here. Inside a user namespace overlayfs keeps its whiteout and opaque markers in
+ * user.overlay.* xattrs (userxattr, Linux 5.11). overlayfs takes private clones of its layers,
+ * which the kernel allows only for mounts in our own mount namespace (before 6.15), so
+ * detached mounts (the helper's idmapped layers, a new tmpfs) are attached on the staging
+ * tmpfs first. */
 static int mount_overlay_root(const struct sbx_spec *spec, struct mount_sources *sources)
 {
-    /* overlayfs takes private clones of its layers, which the kernel allows only for mounts in
-     * our own mount namespace: the helper's idmapped layers arrive detached (in a namespace of
-     * the host's), so they are attached on the staging tmpfs first. */
-    if (spec->root_flags & SBX_ROOT_IDMAP_LAYERS) {
-        for (size_t i = 0; i < spec->n_overlay_lowers; i++) {
+    char (*layers)[32] = calloc(spec->n_overlay_lowers, sizeof *layers);
+    if (layers == NULL)
+        die(SBX_STEP_OVERLAY, ENOMEM, "layer table");
+    for (size_t i = 0; i < spec->n_overlay_lowers; i++) {
+        if (spec->root_flags & SBX_ROOT_IDMAP_LAYERS) {
             char path[64];
             snprintf(path, sizeof path, STAGING "/layer-%zu", i);
             if (mkdir(path, 0700) != 0 || sys_move_mount(sources->lower_fds[i], "", AT_FDCWD, path, SBX_MOVE_MOUNT_F_EMPTY_PATH) != 0)
@@ -431,51 +479,90 @@ static int mount_overlay_root(const struct sbx_spec *spec, struct mount_sources 
             close(sources->lower_fds[i]);
             sources->lower_fds[i] = open_host_dir(path, SBX_STEP_IDMAP_LAYERS, "attached layer");
         }
+        snprintf(layers[i], sizeof layers[i], "/proc/self/fd/%d", sources->lower_fds[i]);
     }
-    char lower[SBX_MAX_LAYERS * 32];
-    size_t len = 0;
-    for (size_t i = 0; i < spec->n_overlay_lowers; i++)
-        append_fd_path(lower, sizeof lower, &len, sources->lower_fds[i], i > 0);
 
-    cleanup_fd int tmpfs_fd = -1;
+    char upper[64], work[64];
     if (spec->overlay_upper[0] == '\0') {
         char size[32];
         snprintf(size, sizeof size, "%llu", (unsigned long long)spec->overlay_upper_size);
         const char *opts[] = {"mode", "755", spec->overlay_upper_size ? "size" : NULL, size, NULL};
-        tmpfs_fd = new_fs("tmpfs", opts, SBX_MOUNT_ATTR_NOSUID | SBX_MOUNT_ATTR_NODEV, SBX_STEP_OVERLAY, "the writable layer");
-        if (mkdirat(tmpfs_fd, "upper", 0755) != 0 || mkdirat(tmpfs_fd, "work", 0700) != 0)
-            die(SBX_STEP_OVERLAY, errno, "directories of the writable layer");
-        sources->upper_fd = (int)RETRY_EINTR(openat(tmpfs_fd, "upper", O_PATH | O_DIRECTORY | O_CLOEXEC));
-        sources->work_fd = (int)RETRY_EINTR(openat(tmpfs_fd, "work", O_PATH | O_DIRECTORY | O_CLOEXEC));
-        if (sources->upper_fd < 0 || sources->work_fd < 0)
-            die(SBX_STEP_OVERLAY, errno, "directories of the writable layer");
+        cleanup_fd int tmpfs_fd = new_fs("tmpfs", opts, SBX_MOUNT_ATTR_NOSUID | SBX_MOUNT_ATTR_NODEV, SBX_STEP_OVERLAY, "the writable layer");
+        if (mkdir(STAGING "/rw", 0700) != 0 || sys_move_mount(tmpfs_fd, "", AT_FDCWD, STAGING "/rw", SBX_MOVE_MOUNT_F_EMPTY_PATH) != 0
+            || mkdir(STAGING "/rw/upper", 0755) != 0 || mkdir(STAGING "/rw/work", 0700) != 0)
+            die(SBX_STEP_OVERLAY, errno, "the writable layer's tmpfs");
+        snprintf(upper, sizeof upper, STAGING "/rw/upper");
+        snprintf(work, sizeof work, STAGING "/rw/work");
+    } else {
+        snprintf(upper, sizeof upper, "/proc/self/fd/%d", sources->upper_fd);
+        snprintf(work, sizeof work, "/proc/self/fd/%d", sources->work_fd);
     }
-    char upper[32], work[32];
-    snprintf(upper, sizeof upper, "/proc/self/fd/%d", sources->upper_fd);
-    snprintf(work, sizeof work, "/proc/self/fd/%d", sources->work_fd);
-    const char *opts[] = {"lowerdir", lower, "upperdir", upper, "workdir", work,
-                          (spec->namespaces & SBX_NS_USER) ? "userxattr" : NULL, NULL, NULL};
-    int mnt_fd = new_fs("overlay", opts, SBX_MOUNT_ATTR_NOSUID | SBX_MOUNT_ATTR_NODEV, SBX_STEP_OVERLAY, "/");
+
+    int mnt_fd;
+    cleanup_fd int fs_fd = sys_fsopen("overlay", SBX_FSOPEN_CLOEXEC);
+    if (fs_fd < 0)
+        die(SBX_STEP_OVERLAY, errno, "fsopen(overlay)");
+    if (sys_fsconfig(fs_fd, SBX_FSCONFIG_SET_STRING, "lowerdir+", layers[0], 0) != 0) {
+        if (errno != EINVAL)
+            die(SBX_STEP_OVERLAY, errno, "layer %s", spec->overlay_lowers[0]);
+        mnt_fd = mount_overlay_legacy(spec, layers, upper, work);
+    } else {
+        const char *opts[2 * SBX_MAX_LAYERS + 8];
+        size_t n = 0;
+        for (size_t i = 1; i < spec->n_overlay_lowers; i++) {
+            opts[n++] = "lowerdir+";
+            opts[n++] = layers[i];
+        }
+        opts[n++] = "upperdir";
+        opts[n++] = upper;
+        opts[n++] = "workdir";
+        opts[n++] = work;
+        if (spec->namespaces & SBX_NS_USER) {
+            opts[n++] = "userxattr";
+            opts[n++] = NULL;
+        }
+        opts[n] = NULL;
+        mnt_fd = configure_fs(fs_fd, "overlay", opts, SBX_MOUNT_ATTR_NOSUID | SBX_MOUNT_ATTR_NODEV, SBX_STEP_OVERLAY, "/");
+    }
     for (size_t i = 0; i < spec->n_overlay_lowers; i++)
         close(sources->lower_fds[i]);
     free(sources->lower_fds);
+    free(layers);
     sources->lower_fds = NULL;
-    close(sources->upper_fd);
-    close(sources->work_fd);
+    if (sources->upper_fd >= 0)
+        close(sources->upper_fd);
+    if (sources->work_fd >= 0)
+        close(sources->work_fd);
     sources->upper_fd = sources->work_fd = -1;
     return mnt_fd;
 }
 
-int mount_lock_upper(const struct sbx_spec *spec)
+int mount_lock_layers(const struct sbx_spec *spec, int *fds, size_t max_fds)
 {
-    if (!(spec->root_flags & SBX_ROOT_OVERLAY) || spec->overlay_upper[0] == '\0')
-        return -1;
-    int fd = (int)RETRY_EINTR(open(spec->overlay_upper, O_RDONLY | O_DIRECTORY | O_CLOEXEC));
-    if (fd < 0)
-        die(SBX_STEP_OVERLAY, errno, "upper directory %s", spec->overlay_upper);
-    if (flock(fd, LOCK_EX | LOCK_NB) != 0)
-        die(SBX_STEP_OVERLAY, errno == EWOULDBLOCK ? EBUSY : errno, "%s is in use by another sandbox", spec->overlay_upper);
-    return fd;
+    if (!(spec->root_flags & SBX_ROOT_OVERLAY))
+        return 0;
+    size_t n = 0;
+    /* Shared locks on the layers: an image store does not delete a layer in use (it takes
+     * an exclusive lock first), and a layer being deleted does not start a sandbox. */
+    for (size_t i = 0; i < spec->n_overlay_lowers && n < max_fds; i++) {
+        int fd = (int)RETRY_EINTR(open(spec->overlay_lowers[i], O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+        if (fd < 0)
+            die(SBX_STEP_OVERLAY, errno, "layer %s", spec->overlay_lowers[i]);
+        fds[n++] = fd;
+        if (flock(fd, LOCK_SH | LOCK_NB) != 0)
+            die(SBX_STEP_OVERLAY, errno == EWOULDBLOCK ? EBUSY : errno, "layer %s is being removed", spec->overlay_lowers[i]);
+    }
+    /* An exclusive one on a persistent upper directory: overlayfs only warns when two mounts
+     * share one, and what it does then is undefined. */
+    if (spec->overlay_upper[0] != '\0' && n < max_fds) {
+        int fd = (int)RETRY_EINTR(open(spec->overlay_upper, O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+        if (fd < 0)
+            die(SBX_STEP_OVERLAY, errno, "upper directory %s", spec->overlay_upper);
+        fds[n++] = fd;
+        if (flock(fd, LOCK_EX | LOCK_NB) != 0)
+            die(SBX_STEP_OVERLAY, errno == EWOULDBLOCK ? EBUSY : errno, "%s is in use by another sandbox", spec->overlay_upper);
+    }
+    return (int)n;
 }
 
 void mount_send_idmapped_layers(const struct sbx_spec *spec, pid_t init_pid, int socket_fd)
@@ -499,11 +586,14 @@ void mount_send_idmapped_layers(const struct sbx_spec *spec, pid_t init_pid, int
         if (sys_mount_setattr(fds[n], "", AT_EMPTY_PATH, &attr) != 0)
             die(SBX_STEP_IDMAP_LAYERS, errno, "idmapped mount of layer %s", spec->overlay_lowers[n]);
     }
-    char control[CMSG_SPACE(sizeof(int) * SBX_MAX_LAYERS)];
-    memset(control, 0, sizeof control);
+    union {
+        char buf[CMSG_SPACE(sizeof(int) * SBX_MAX_LAYERS)];
+        struct cmsghdr align;
+    } control;
+    memset(&control, 0, sizeof control);
     char byte = 'L';
     struct iovec iov = {.iov_base = &byte, .iov_len = 1};
-    struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = control, .msg_controllen = CMSG_SPACE(sizeof(int) * n)};
+    struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = control.buf, .msg_controllen = CMSG_SPACE(sizeof(int) * n)};
     struct cmsghdr *cm = CMSG_FIRSTHDR(&mh);
     cm->cmsg_level = SOL_SOCKET;
     cm->cmsg_type = SCM_RIGHTS;
@@ -518,10 +608,13 @@ void mount_send_idmapped_layers(const struct sbx_spec *spec, pid_t init_pid, int
 void mount_receive_idmapped_layers(const struct sbx_spec *spec, int socket_fd, struct mount_sources *sources)
 {
     size_t n = spec->n_overlay_lowers;
-    char control[CMSG_SPACE(sizeof(int) * SBX_MAX_LAYERS)];
+    union {
+        char buf[CMSG_SPACE(sizeof(int) * SBX_MAX_LAYERS)];
+        struct cmsghdr align;
+    } control;
     char byte;
     struct iovec iov = {.iov_base = &byte, .iov_len = 1};
-    struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = control, .msg_controllen = sizeof control};
+    struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = control.buf, .msg_controllen = sizeof control.buf};
     if (RETRY_EINTR(recvmsg(socket_fd, &mh, MSG_CMSG_CLOEXEC)) != 1)
         die(SBX_STEP_IDMAP_LAYERS, errno, "receive the layers from the helper");
     struct cmsghdr *cm = CMSG_FIRSTHDR(&mh);

@@ -18,10 +18,11 @@ struct mount_sources {
 
 void mount_open_sources(const struct sbx_spec *spec, struct mount_sources *sources);
 
-/* In the helper, before the clone: an exclusive lock on a persistent upper directory, held
- * (through the returned fd) while the helper lives. overlayfs only warns when two mounts share
- * one upper directory, and what it does then is undefined. -1 when there is none. */
-int mount_lock_upper(const struct sbx_spec *spec);
+/* In the helper, before the clone, for an overlay root: a shared flock on every layer and an
+ * exclusive one on a persistent upper directory, held through the fds stored in fds (at most
+ * max_fds) while the helper lives. Returns how many fds it stored; dies when a layer is being
+ * removed or the upper directory is in use (EBUSY). */
+int mount_lock_layers(const struct sbx_spec *spec, int *fds, size_t max_fds);
 
 /* In the helper, root on the host, after init's id maps are written (SBX_ROOT_IDMAP_LAYERS):
  * an idmapped, read-only mount of every overlay layer through init's user namespace, sent to

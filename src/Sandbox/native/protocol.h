@@ -90,7 +90,7 @@
 /* root flags */
 #define SBX_ROOT_READONLY 0x01
 #define SBX_ROOT_OVERLAY 0x02 /* the root is an overlay of SBX_REC_OVERLAY_* layers */
-/* The helper (root on the host) gives every lower layer an idmapped mount (Linux 5.12) through
+/* The helper (root on the host) gives every lower layer an idmapped mount (Linux 5.12; overlayfs takes them from 5.19) through
  * the sandbox's user namespace and hands them to init over the report channel: an image whose
  * files belong to host uid 0 then belongs to root inside, although root inside is an
  * unprivileged host user. Needs SBX_ROOT_OVERLAY and SBX_NS_USER. */
