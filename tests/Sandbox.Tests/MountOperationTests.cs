@@ -55,12 +55,16 @@ public class MountOperationTests : IClassFixture<BusyboxRootfs>
         File.WriteAllText(Path.Combine(host.Path, "victim"), "host\n");
         File.CreateSymbolicLink(Path.Combine(root.Path, "file-link"), Path.Combine(host.Path, "victim"));
 
-        foreach (var target in new[] { "/escape/pwned", "/escape/sub/pwned", "/file-link" })
+        foreach (var target in new[] { "/escape/pwned", "/escape/sub/pwned" })
         {
             var sandbox = new SandboxBuilder().WithRootFilesystem(root.Path).WithMounts(m => m.File(target, "pwned")).Build();
             var e = await Assert.ThrowsAsync<SandboxException>(() => sandbox.RunAsync(["/bin/true"]));
             Assert.Equal("create a file, directory or symlink", e.Step);
         }
+        // A file created over a symlink replaces the link inside the root; it never writes through it.
+        var replace = new SandboxBuilder().WithRootFilesystem(root.Path).WithMounts(m => m.File("/file-link", "pwned")).Build();
+        Assert.Equal("pwned", await replace.OutputOfAsync("cat /file-link"));
+        Assert.Null(new FileInfo(Path.Combine(root.Path, "file-link")).LinkTarget);
         Assert.Equal(["victim"], Directory.EnumerateFileSystemEntries(host.Path).Select(Path.GetFileName));
         Assert.Equal("host\n", File.ReadAllText(Path.Combine(host.Path, "victim")));
     }
