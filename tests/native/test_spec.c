@@ -635,7 +635,7 @@ static void test_record_framing(void)
     EXPECT_REJECT(&b, "nonzero reserved field");
 
     /* unknown tags, with and without payload */
-    static const uint16_t unknown[] = {0, SBX_REC_OVERLAY_UPPER + 1, 0x100, 0xffff};
+    static const uint16_t unknown[] = {0, SBX_REC_SECURITY + 1, 0x100, 0xffff};
     for (size_t i = 0; i < sizeof unknown / sizeof unknown[0]; i++) {
         b = minimal();
         rec_u32(&b, unknown[i], 0);
@@ -1166,6 +1166,80 @@ static void test_created_entries(void)
     EXPECT_REJECT(&b, MALFORMED);
 }
 
+static void rec_rlimit(struct buf *b, uint32_t resource, uint64_t soft, uint64_t hard)
+{
+    rec_header(b, SBX_REC_RLIMIT, 0, 20);
+    put_u32(b, resource);
+    put_u64(b, soft);
+    put_u64(b, hard);
+}
+
+static void test_security_records(void)
+{
+    struct buf b = minimal();
+    rec_rlimit(&b, 4 /* RLIMIT_CORE */, 0, 0);
+    rec_rlimit(&b, 7 /* RLIMIT_NOFILE */, 64, UINT64_MAX);
+    rec_u64(&b, SBX_REC_CAPABILITIES, (1ULL << 0) | (1ULL << 40));
+    rec_u32(&b, SBX_REC_GROUP, 10);
+    rec_u32(&b, SBX_REC_GROUP, 20);
+    rec_u32(&b, SBX_REC_UMASK, 077);
+    rec_u32(&b, SBX_REC_SECURITY, SBX_SECURITY_ALLOW_NEW_PRIVS | SBX_SECURITY_SECCOMP_LOG);
+    static const uint8_t program[16] = {0x06, 0, 0, 0, 0x00, 0x00, 0xff, 0x7f, 0x06, 0, 0, 0, 0, 0, 0, 0x80};
+    rec_bytes(&b, SBX_REC_SECCOMP, program, sizeof program);
+    if (EXPECT_OK(&b)) {
+        CHECK(spec.n_rlimits == 2 && spec.rlimits[1].resource == 7 && spec.rlimits[1].soft == 64 && spec.rlimits[1].hard == UINT64_MAX);
+        CHECK(spec.has_capabilities && spec.capabilities == ((1ULL << 0) | (1ULL << 40)));
+        CHECK(spec.n_groups == 2 && spec.groups[1] == 20);
+        CHECK(spec.has_umask && spec.umask == 077);
+        CHECK(spec.n_seccomp == 2 && memcmp(spec.seccomp, program, sizeof program) == 0 && ((uintptr_t)spec.seccomp % 8) == 0);
+        CHECK(spec.security_flags == (SBX_SECURITY_ALLOW_NEW_PRIVS | SBX_SECURITY_SECCOMP_LOG));
+        spec_free(&spec);
+    }
+    /* a resource twice, an unknown one, soft above hard */
+    b = minimal();
+    rec_rlimit(&b, 7, 1, 1);
+    rec_rlimit(&b, 7, 2, 2);
+    EXPECT_REJECT(&b, MALFORMED);
+    b = minimal();
+    rec_rlimit(&b, SBX_RLIMIT_COUNT, 1, 1);
+    EXPECT_REJECT(&b, MALFORMED);
+    b = minimal();
+    rec_rlimit(&b, 7, 2, 1);
+    EXPECT_REJECT(&b, MALFORMED);
+    /* a program that is not whole instructions, empty, or too long; two programs */
+    b = minimal();
+    rec_bytes(&b, SBX_REC_SECCOMP, program, 12);
+    EXPECT_REJECT(&b, MALFORMED);
+    b = minimal();
+    rec_bytes(&b, SBX_REC_SECCOMP, program, 0);
+    EXPECT_REJECT(&b, MALFORMED);
+    b = minimal();
+    {
+        size_t n = 8 * (SBX_MAX_BPF_INSNS + 1);
+        uint8_t *big = calloc(1, n);
+        if (big == NULL)
+            exit(2);
+        rec_bytes(&b, SBX_REC_SECCOMP, big, n);
+        free(big);
+    }
+    EXPECT_REJECT(&b, MALFORMED);
+    b = minimal();
+    rec_bytes(&b, SBX_REC_SECCOMP, program, 8);
+    rec_bytes(&b, SBX_REC_SECCOMP, program, 8);
+    EXPECT_REJECT(&b, MALFORMED);
+    /* an umask beyond 0777, unknown security flags, too many groups */
+    b = minimal();
+    rec_u32(&b, SBX_REC_UMASK, 01000);
+    EXPECT_REJECT(&b, MALFORMED);
+    b = minimal();
+    rec_u32(&b, SBX_REC_SECURITY, 0x80);
+    EXPECT_REJECT(&b, MALFORMED);
+    b = minimal();
+    for (int i = 0; i <= SBX_MAX_GROUPS; i++)
+        rec_u32(&b, SBX_REC_GROUP, (uint32_t)i);
+    EXPECT_REJECT(&b, MALFORMED);
+}
+
 static void test_byte_flips(void)
 {
     struct buf b = full();
@@ -1295,6 +1369,7 @@ int main(int argc, char **argv)
     test_cgroup_records();
     test_overlay_records();
     test_created_entries();
+    test_security_records();
     test_byte_flips();
 
     printf("%u passed, %u failed\n", n_passed, n_failed);

@@ -130,6 +130,41 @@ public sealed class SandboxBuilder
         return With(config);
     }
 
+    /// <summary>Sets the capabilities the command keeps (inside its user namespace), replacing the current set.</summary>
+    [Pure]
+    public SandboxBuilder WithCapabilities(params IEnumerable<Capability> capabilities) =>
+        With(Configuration with { Capabilities = [.. capabilities] });
+
+    /// <summary>Adds capabilities to the set the command keeps (docker's <c>--cap-add</c>).</summary>
+    [Pure]
+    public SandboxBuilder WithCapabilitiesAdded(params IEnumerable<Capability> capabilities) =>
+        With(Configuration with { Capabilities = Configuration.Capabilities.Union(capabilities) });
+
+    /// <summary>Removes capabilities from the set the command keeps (docker's <c>--cap-drop</c>).</summary>
+    [Pure]
+    public SandboxBuilder WithCapabilitiesDropped(params IEnumerable<Capability> capabilities) =>
+        With(Configuration with { Capabilities = Configuration.Capabilities.Except(capabilities) });
+
+    /// <summary>Lets setuid binaries and file capabilities work (no <c>no_new_privs</c>).</summary>
+    [Pure]
+    public SandboxBuilder WithNewPrivileges(bool allow = true) => With(Configuration with { AllowNewPrivileges = allow });
+
+    /// <summary>Sets one per-process resource limit (docker's <c>--ulimit NAME=SOFT:HARD</c>).</summary>
+    /// <param name="limit">Which limit.</param>
+    /// <param name="soft">The soft limit (<see cref="ResourceLimitValue.Unlimited"/> for none).</param>
+    /// <param name="hard">The hard limit; the soft one when <see langword="null"/>.</param>
+    [Pure]
+    public SandboxBuilder WithResourceLimit(ResourceLimit limit, ulong soft, ulong? hard = null) =>
+        With(Configuration with { ResourceLimits = Configuration.ResourceLimits.SetItem(limit, new ResourceLimitValue(soft, hard ?? soft)) });
+
+    /// <summary>Sets the command's supplementary groups (gids inside the sandbox; they must be mapped).</summary>
+    [Pure]
+    public SandboxBuilder WithSupplementaryGroups(params IEnumerable<uint> gids) => With(Configuration with { SupplementaryGroups = [.. gids] });
+
+    /// <summary>Sets the command's umask (for example 0x3F for octal 077).</summary>
+    [Pure]
+    public SandboxBuilder WithUmask(int umask) => With(Configuration with { Umask = umask });
+
     /// <summary>Uses <paramref name="root"/> as the root filesystem.</summary>
     [Pure]
     public SandboxBuilder WithRoot(SandboxRoot root) => With(Configuration with { Root = root ?? throw new ArgumentNullException(nameof(root)) });

@@ -116,6 +116,35 @@ public sealed record SandboxConfiguration
         return Entrypoint.IsDefaultOrEmpty ? args : [.. Entrypoint, .. args];
     }
 
+    /// <summary>
+    /// Capabilities the command keeps, inside its user namespace (bounding, permitted, effective,
+    /// inheritable and ambient sets). None by default: root inside can then do no more than any
+    /// user. <see cref="Capabilities.DockerDefault"/> is docker's set.
+    /// </summary>
+    public ImmutableSortedSet<Capability> Capabilities { get; init; } = [];
+
+    /// <summary>
+    /// Whether the command may gain privileges through setuid binaries or file capabilities. Off
+    /// by default (no_new_privs): a setuid binary runs with the caller's ids.
+    /// </summary>
+    public bool AllowNewPrivileges { get; init; }
+
+    /// <summary>The limits every sandbox gets unless replaced: no core dumps.</summary>
+    public static ImmutableSortedDictionary<ResourceLimit, ResourceLimitValue> DefaultResourceLimits { get; } =
+        ImmutableSortedDictionary<ResourceLimit, ResourceLimitValue>.Empty.Add(ResourceLimit.Core, ResourceLimitValue.Of(0));
+
+    /// <summary>
+    /// Per-process limits (setrlimit) the command starts with; others are inherited from the
+    /// caller. By default only <see cref="ResourceLimit.Core"/> is set, to 0.
+    /// </summary>
+    public ImmutableSortedDictionary<ResourceLimit, ResourceLimitValue> ResourceLimits { get; init; } = DefaultResourceLimits;
+
+    /// <summary>Supplementary groups of the command, as gids inside the sandbox. None by default.</summary>
+    public ImmutableArray<uint> SupplementaryGroups { get; init; } = [];
+
+    /// <summary>The command's umask (octal 022 by default).</summary>
+    public int Umask { get; init; } = 0x12; // 022
+
     /// <summary>Mounts applied in order after the root.</summary>
     public ImmutableArray<SandboxMount> Mounts { get; init; } = DefaultMounts;
 

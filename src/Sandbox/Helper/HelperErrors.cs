@@ -44,6 +44,9 @@ internal static class HelperErrors
         StepIdmapLayers => "give the image layers idmapped mounts",
         StepMountMqueue => "mount mqueue",
         StepCreate => "create a file, directory or symlink",
+        StepRlimit => "set a resource limit",
+        StepCapabilities => "set the command's capabilities",
+        StepSeccomp => "install the seccomp filter",
         _ => $"step {step}",
     };
 
@@ -81,6 +84,11 @@ internal static class HelperErrors
         (StepOverlay, ENOSYS or 19 /* ENODEV */) => "This kernel has no overlayfs (modprobe overlay), or cannot mount it in a user namespace (Linux 5.11+).",
         (StepIdmapLayers, EINVAL or EPERM or 95 /* EOPNOTSUPP */) => "The filesystem holding the layers does not support idmapped mounts (ext4, xfs and btrfs do, tmpfs from Linux 6.3; overlayfs accepts idmapped layers from 5.19). Keep the image store on such a filesystem, or map root inside to host root with WithUidMappings(new IdMapping(0, 0, 65536)).",
         (StepMountMqueue, EPERM or EINVAL) => "An mqueue filesystem can be mounted only for an IPC namespace the sandbox owns: keep SandboxNamespaces.Ipc.",
+        (StepRlimit, EPERM) => "A hard limit can be raised only by a privileged caller: ask for at most the caller's own hard limit (ulimit -H).",
+        (StepRlimit, EINVAL) => "The soft limit is above the hard limit, or the value is out of range for this resource.",
+        (StepCapabilities, EPERM or EINVAL) => "The kernel does not know one of the capabilities, or refused to keep it; check capabilities(7) for this kernel.",
+        (StepSeccomp, EINVAL) => "The kernel refused the filter program (it may lack seccomp filters: CONFIG_SECCOMP_FILTER).",
+        (StepSeccomp, EACCES or EPERM) => "Installing a filter without no_new_privs needs CAP_SYS_ADMIN; with AllowNewPrivileges the filter is installed while the command still holds it, so the filter itself denied a later setup step. Allow setgroups, setresuid, capset, prctl and execve in the policy.",
         (StepCreate, EROFS) => "The place is read-only: create it under a writable mount (a tmpfs mounted before it, an overlay root, /tmp).",
         (StepCreate, EEXIST) => "Something already exists there (a symlink is never replaced).",
         (StepCreate, 40 /* ELOOP */) => "The target is a symbolic link; files are never written through one.",

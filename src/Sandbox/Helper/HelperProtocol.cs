@@ -34,6 +34,14 @@ internal static class HelperProtocol
     public const int RecReadonlyPath = 17;
     public const int RecOverlayLower = 18;
     public const int RecOverlayUpper = 19;
+    public const int RecRlimit = 20;
+    public const int RecCapabilities = 21;
+    public const int RecGroup = 22;
+    public const int RecUmask = 23;
+    public const int RecSeccomp = 24;
+    public const int RecSecurity = 25;
+    public const int SecurityAllowNewPrivs = 0x01;
+    public const int SecuritySeccompLog = 0x02;
     public const int NsUser = 0x01;
     public const int NsPid = 0x02;
     public const int NsMount = 0x04;
@@ -69,6 +77,9 @@ internal static class HelperProtocol
     public const int MaxString = (128 * 1024);
     public const int MaxHostname = 64;
     public const int MaxCgroupPaths = 32;
+    public const int MaxGroups = 64;
+    public const int RlimitCount = 16;
+    public const int MaxBpfInsns = 4096;
     public const int MaxLayers = 128;
     public const int MsgHeaderSize = 16;
     public const int MsgMaxDetail = 1024;
@@ -115,4 +126,7 @@ internal static class HelperProtocol
     public const int StepIdmapLayers = 29;
     public const int StepMountMqueue = 30;
     public const int StepCreate = 31;
+    public const int StepRlimit = 32;
+    public const int StepCapabilities = 33;
+    public const int StepSeccomp = 34;
 }

@@ -88,6 +88,7 @@ internal sealed class SpecWriter
             if (cgroup.UnifiedDirectory is { } unified)
                 StringRecord(RecCgroupUnified, unified);
         }
+        SecurityRecords(config);
         if (config.Timeout is { } timeout)
         {
             int r = BeginRecord(RecTimeout);
@@ -170,6 +171,32 @@ internal sealed class SpecWriter
     /// <summary>Where a persistent overlay directory keeps its writable layer and overlayfs's work directory.</summary>
     internal static (string Upper, string Work) OverlayUpperPaths(string directory) =>
         (Path.Combine(directory, "upper"), Path.Combine(directory, "work"));
+
+    private void SecurityRecords(SandboxConfiguration config)
+    {
+        foreach (var (limit, value) in config.ResourceLimits)
+        {
+            int r = BeginRecord(RecRlimit);
+            U32((uint)limit);
+            U64(value.Soft);
+            U64(value.Hard);
+            EndRecord(r);
+        }
+        if (!config.Capabilities.IsEmpty)
+        {
+            ulong mask = 0;
+            foreach (var cap in config.Capabilities)
+                mask |= 1UL << (int)cap;
+            int r = BeginRecord(RecCapabilities);
+            U64(mask);
+            EndRecord(r);
+        }
+        foreach (uint gid in config.SupplementaryGroups)
+            U32Record(RecGroup, gid);
+        U32Record(RecUmask, (uint)config.Umask);
+        if (config.AllowNewPrivileges)
+            U32Record(RecSecurity, SecurityAllowNewPrivs);
+    }
 
     /// <summary>The variables the command sees: the configured ones, plus PATH and HOME defaults.</summary>
     internal static IEnumerable<KeyValuePair<string, string>> EffectiveEnvironment(SandboxConfiguration config)

@@ -9,6 +9,7 @@
 #include "ns.h"
 #include "protocol.h"
 #include "report.h"
+#include "security.h"
 
 #include <fcntl.h>
 #include <grp.h>
@@ -77,30 +78,6 @@ static SBX_NORETURN void exec_command(const struct sbx_spec *spec)
     die(SBX_STEP_EXEC_NOT_FOUND, ENOENT, "%s (looked up in PATH=%s)", file, path);
 }
 
-/* The command gets no capability at all, in any set, and cannot gain one: without
- * CAP_SYS_ADMIN it cannot remount the read-only root, unmount a mask, or mount anything;
- * with no_new_privs a setuid binary grants nothing; with an empty bounding set not even
- * exec as uid 0 brings capabilities back. */
-static void drop_capabilities(void)
-{
-    for (int cap = 0; cap <= 63; cap++)
-        if (prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) != 0 && errno != EINVAL)
-            die(SBX_STEP_SET_USER, errno, "drop capability %d from the bounding set", cap);
-    if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) != 0 && errno != EINVAL)
-        die(SBX_STEP_SET_USER, errno, "clear ambient capabilities");
-}
-
-static void clear_capability_sets(void)
-{
-    struct __user_cap_header_struct header = {.version = _LINUX_CAPABILITY_VERSION_3, .pid = 0};
-    struct __user_cap_data_struct data[2];
-    memset(data, 0, sizeof data);
-    if (syscall(SYS_capset, &header, data) != 0)
-        die(SBX_STEP_SET_USER, errno, "clear capabilities");
-    if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0)
-        die(SBX_STEP_SET_USER, errno, "PR_SET_NO_NEW_PRIVS");
-}
-
 /* The command's process, between fork and exec. Failures go over exec_fd. */
 static SBX_NORETURN void command_main(const struct sbx_spec *spec, int exec_fd, pid_t init_pid)
 {
@@ -115,17 +92,11 @@ static SBX_NORETURN void command_main(const struct sbx_spec *spec, int exec_fd, 
     const char *cwd = spec->cwd != NULL ? spec->cwd : "/";
     if (chdir(cwd) != 0)
         die(SBX_STEP_CHDIR, errno, "%s", cwd);
-    drop_capabilities();
-    if (spec->has_user) {
-        /* setgroups is denied in an unprivileged user namespace; there is nothing to drop. */
-        if (setgroups(0, NULL) != 0 && errno != EPERM)
-            die(SBX_STEP_SET_USER, errno, "setgroups");
-        if (setresgid(spec->gid, spec->gid, spec->gid) != 0)
-            die(SBX_STEP_SET_USER, errno, "gid %u", spec->gid);
-        if (setresuid(spec->uid, spec->uid, spec->uid) != 0)
-            die(SBX_STEP_SET_USER, errno, "uid %u", spec->uid);
-    }
-    clear_capability_sets();
+    /* By default the command gets no capability in any set and cannot gain one: without
+     * CAP_SYS_ADMIN it cannot remount the read-only root, unmount a mask, or mount anything;
+     * with no_new_privs a setuid binary grants nothing; with an empty bounding set not even
+     * exec as uid 0 brings capabilities back. */
+    security_apply(spec);
     /* Without a PID namespace nothing else kills the command if init dies. Set after the
      * last credential change, which clears it, then check init did not die meanwhile. */
     if (!(spec->namespaces & SBX_NS_PID)) {

@@ -75,6 +75,25 @@
  * filesystem: a persistent writable layer. A read-only overlay root is a tmpfs upper plus
  * SBX_ROOT_READONLY, so mount targets can still be created before it turns read-only. */
 #define SBX_REC_OVERLAY_UPPER 19
+/* payload: u32 resource (RLIMIT_*), u64 soft, u64 hard (UINT64_MAX: unlimited) - repeated, at
+ * most once per resource; set on the command just before exec */
+#define SBX_REC_RLIMIT 20
+/* payload: u64 capability mask the command keeps in its bounding, permitted, effective,
+ * inheritable and ambient sets - once; absent: it keeps none */
+#define SBX_REC_CAPABILITIES 21
+/* payload: u32 supplementary gid inside the sandbox - repeated (SBX_MAX_GROUPS) */
+#define SBX_REC_GROUP 22
+/* payload: u32 umask - once; absent: 022 */
+#define SBX_REC_UMASK 23
+/* payload: a classic BPF program for seccomp (struct sock_filter: u16 code, u8 jt, u8 jf,
+ * u32 k; at most SBX_MAX_BPF_INSNS), installed as the command's last step before exec - once */
+#define SBX_REC_SECCOMP 24
+/* payload: u32 flags (SBX_SECURITY_*) - once */
+#define SBX_REC_SECURITY 25
+
+/* security flags */
+#define SBX_SECURITY_ALLOW_NEW_PRIVS 0x01 /* no PR_SET_NO_NEW_PRIVS: setuid binaries work */
+#define SBX_SECURITY_SECCOMP_LOG 0x02     /* SECCOMP_FILTER_FLAG_LOG: log what the filter denies */
 
 /* namespace flags */
 #define SBX_NS_USER 0x01
@@ -125,6 +144,9 @@
 #define SBX_MAX_STRING (128 * 1024) /* MAX_ARG_STRLEN */
 #define SBX_MAX_HOSTNAME 64
 #define SBX_MAX_CGROUP_PATHS 32
+#define SBX_MAX_GROUPS 64
+#define SBX_RLIMIT_COUNT 16 /* RLIMIT_NLIMITS: resources are 0 to 15 on every architecture */
+#define SBX_MAX_BPF_INSNS 4096 /* BPF_MAXINSNS */
 #define SBX_MAX_LAYERS 128 /* overlay lower layers (docker's limit is 127; SCM_RIGHTS takes 253) */
 
 /* ---- Control channel messages (both directions) ----------------------------------- */
@@ -188,5 +210,8 @@
 #define SBX_STEP_IDMAP_LAYERS 29
 #define SBX_STEP_MOUNT_MQUEUE 30
 #define SBX_STEP_CREATE 31 /* SBX_MOUNT_SYMLINK, SBX_MOUNT_DIR, SBX_MOUNT_FILE */
+#define SBX_STEP_RLIMIT 32
+#define SBX_STEP_CAPABILITIES 33
+#define SBX_STEP_SECCOMP 34
 
 #endif

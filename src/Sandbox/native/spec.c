@@ -90,7 +90,8 @@ int spec_parse(const uint8_t *buf, size_t len, struct sbx_spec *spec, char *err,
      * at most len bytes plus a NUL each; arrays hold at most len/8 entries plus a NULL. */
     size_t max_records = len / SBX_RECORD_HEADER_SIZE + 1;
     size_t arena_size = len + max_records /* NULs */ + 7 * (max_records + 1) * sizeof(char *) /* argv, envp, cgroup, mask and read-only paths, layers */
-                        + max_records * sizeof(struct sbx_mount) + 2 * max_records * sizeof(struct sbx_id_map) + 64;
+                        + max_records * sizeof(struct sbx_mount) + 2 * max_records * sizeof(struct sbx_id_map)
+                        + max_records * (sizeof(struct sbx_rlimit) + sizeof(uint32_t)) + 64;
     struct arena a = {.base = calloc(1, arena_size), .used = 0, .size = arena_size};
     if (a.base == NULL)
         return fail(err, err_len, "out of memory for a %zu-byte spec", len);
@@ -105,6 +106,8 @@ int spec_parse(const uint8_t *buf, size_t len, struct sbx_spec *spec, char *err,
     spec->mask_paths = arena_alloc(&a, (max_records + 1) * sizeof(char *), sizeof(char *));
     spec->readonly_paths = arena_alloc(&a, (max_records + 1) * sizeof(char *), sizeof(char *));
     spec->overlay_lowers = arena_alloc(&a, (max_records + 1) * sizeof(char *), sizeof(char *));
+    spec->rlimits = arena_alloc(&a, max_records * sizeof(struct sbx_rlimit), 8);
+    spec->groups = arena_alloc(&a, max_records * sizeof(uint32_t), 4);
 
     int seen_namespaces = 0, seen_root = 0;
     struct reader r = {buf + SBX_SPEC_HEADER_SIZE, len - SBX_SPEC_HEADER_SIZE};
@@ -250,6 +253,48 @@ int spec_parse(const uint8_t *buf, size_t len, struct sbx_spec *spec, char *err,
             (*n)++;
             break;
         }
+        case SBX_REC_RLIMIT: {
+            struct sbx_rlimit *l = &spec->rlimits[spec->n_rlimits];
+            if (size != 20 || take_u32(&p, &l->resource) || take_u64(&p, &l->soft) || take_u64(&p, &l->hard))
+                goto bad_record;
+            if (l->resource >= SBX_RLIMIT_COUNT || l->soft > l->hard)
+                goto bad_record;
+            for (size_t i = 0; i < spec->n_rlimits; i++)
+                if (spec->rlimits[i].resource == l->resource)
+                    goto bad_record;
+            spec->n_rlimits++;
+            break;
+        }
+        case SBX_REC_CAPABILITIES:
+            if (spec->has_capabilities++ || size != 8 || take_u64(&p, &spec->capabilities))
+                goto bad_record;
+            break;
+        case SBX_REC_GROUP:
+            if (size != 4 || spec->n_groups >= SBX_MAX_GROUPS || take_u32(&p, &spec->groups[spec->n_groups]))
+                goto bad_record;
+            spec->n_groups++;
+            break;
+        case SBX_REC_UMASK:
+            if (spec->has_umask++ || size != 4 || take_u32(&p, &spec->umask) || spec->umask > 0777)
+                goto bad_record;
+            break;
+        case SBX_REC_SECCOMP:
+            if (spec->seccomp != NULL || size == 0 || size % 8 != 0 || size / 8 > SBX_MAX_BPF_INSNS)
+                goto bad_record;
+            {
+                uint8_t *program = arena_alloc(&a, size, 8);
+                if (program == NULL || take(&p, program, size))
+                    goto bad_record;
+                spec->seccomp = program;
+            }
+            spec->n_seccomp = size / 8;
+            break;
+        case SBX_REC_SECURITY:
+            if (spec->has_security++ || size != 4 || take_u32(&p, &spec->security_flags))
+                goto bad_record;
+            if (spec->security_flags & ~(uint32_t)(SBX_SECURITY_ALLOW_NEW_PRIVS | SBX_SECURITY_SECCOMP_LOG))
+                goto bad_record;
+            break;
         case SBX_REC_CGROUP_UNIFIED:
             if (spec->cgroup_unified != NULL || (spec->cgroup_unified = take_string(&p, size, &a)) == NULL || !is_absolute_path(spec->cgroup_unified))
                 goto bad_record;

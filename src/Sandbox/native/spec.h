@@ -46,6 +46,22 @@ struct sbx_spec {
     char **mask_paths, **readonly_paths; /* NULL-terminated */
     size_t n_mask_paths, n_readonly_paths;
 
+    struct sbx_rlimit {
+        uint32_t resource;
+        uint64_t soft, hard;
+    } *rlimits;
+    size_t n_rlimits;
+    int has_capabilities;
+    uint64_t capabilities; /* kept by the command when has_capabilities */
+    uint32_t *groups;
+    size_t n_groups;
+    int has_umask;
+    uint32_t umask;
+    const uint8_t *seccomp; /* NULL: none; else n_seccomp 8-byte sock_filter instructions */
+    size_t n_seccomp;
+    uint32_t security_flags;
+    int has_security;
+
     void *arena_; /* owns every string and array above */
 };
 
