@@ -132,6 +132,33 @@ public sealed class ImageSandboxTests : IDisposable
     }
 
     [Fact]
+    public async Task An_image_a_running_sandbox_uses_cannot_be_removed_until_the_sandbox_ends()
+    {
+        var image = await _store.ImportAsync(TestImages.OciLayout);
+        var sandbox = new SandboxBuilder().WithImage(image).WithEntrypoint().Build();
+        await using var running = await sandbox.StartAsync(["/bin/sleep", "30"]);
+        try
+        {
+            var e = Assert.Throws<ImageException>(() => _store.Remove(image));
+            Assert.Contains("in use by a running sandbox", e.Message);
+            Assert.NotNull(e.Hint);
+            // Nothing changed: the record, every layer, and the image still runs.
+            Assert.Equal([image.Id], _store.List().Select(i => i.Id));
+            Assert.All(image.LayerDirectories, layer => Assert.True(Directory.Exists(layer), layer));
+            Assert.Equal("still-runs hi", await sandbox.OutputOfAsync("echo still-runs $(cat /layer2.txt >/dev/null && echo $GREETING)"));
+        }
+        finally
+        {
+            await running.KillAsync();
+            await running.WaitForExitAsync();
+        }
+
+        _store.Remove(image);
+        Assert.Empty(_store.List());
+        Assert.All(image.LayerDirectories, layer => Assert.False(Directory.Exists(layer), layer));
+    }
+
+    [Fact]
     public async Task An_unprivileged_caller_imports_and_runs_an_image_as_root_inside()
     {
         string store = Path.Combine(_dir.Path, "nobody-store");

@@ -126,6 +126,58 @@ public class OverlayTests : IClassFixture<BusyboxRootfs>
     }
 
     [Fact]
+    public async Task A_writable_directory_that_is_a_symlink_into_a_layer_is_refused_and_the_layer_stays_unchanged()
+    {
+        using var dir = new TempDirectory();
+        string layer = Directory.CreateDirectory(Path.Combine(dir.Path, "layer")).FullName;
+        Directory.CreateDirectory(Path.Combine(layer, "bin"));
+        Directory.CreateDirectory(Path.Combine(layer, "data"));
+        File.Copy(BusyboxRootfs.BusyboxPath, Path.Combine(layer, "bin", "busybox"));
+        File.CreateSymbolicLink(Path.Combine(layer, "bin", "sh"), "busybox");
+        var before = Snapshot(layer);
+
+        // The link itself, a link to a directory inside the layer, a link to the layer's parent
+        // (the layer is then below the writable directory), and a link as a parent of the
+        // directory, which does not exist yet.
+        File.CreateSymbolicLink(Path.Combine(dir.Path, "to-layer"), layer);
+        File.CreateSymbolicLink(Path.Combine(dir.Path, "to-data"), Path.Combine(layer, "data"));
+        File.CreateSymbolicLink(Path.Combine(dir.Path, "to-parent"), dir.Path);
+        foreach (var upper in new[] { "to-layer", "to-data", "to-parent", "to-layer/state", "to-data/deeper/state" })
+        {
+            var e = await Assert.ThrowsAnyAsync<SandboxException>(() =>
+                new SandboxBuilder().WithOverlayRoot([layer], OverlayUpper.Directory(Path.Combine(dir.Path, upper))).Build().RunAsync(["/bin/sh", "-c", "echo pwned > /pwned"]));
+            Assert.Contains("root.upper", e.Message);
+            Assert.Equal(before, Snapshot(layer));
+        }
+    }
+
+    [Fact]
+    public void Preparing_the_writable_directory_rechecks_what_it_opened_and_never_follows_a_link()
+    {
+        // The validator's check and the run are apart in time: here the link appears after
+        // Build() would have looked, so only the preparation itself stands between it and the layer.
+        using var dir = new TempDirectory();
+        string layer = Directory.CreateDirectory(Path.Combine(dir.Path, "layer")).FullName;
+        Directory.CreateDirectory(Path.Combine(layer, "data"));
+        var before = Snapshot(layer);
+        File.CreateSymbolicLink(Path.Combine(dir.Path, "to-data"), Path.Combine(layer, "data"));
+        File.CreateSymbolicLink(Path.Combine(dir.Path, "to-layer"), layer);
+        Directory.CreateDirectory(Path.Combine(dir.Path, "state"));
+        File.CreateSymbolicLink(Path.Combine(dir.Path, "state", "upper"), Path.Combine(layer, "data"));
+
+        foreach (var upper in new[] { "to-data", "to-layer/state", "state" })
+        {
+            var config = new SandboxBuilder().WithOverlayRoot([layer], OverlayUpper.Directory(Path.Combine(dir.Path, upper))).Configuration;
+            var e = Assert.Throws<SandboxException>(() => SandboxStorage.Prepare(config, HostIdentity.Current));
+            Assert.Contains("root.upper", e.Message);
+            Assert.Equal(before, Snapshot(layer));
+        }
+    }
+
+    private static List<string> Snapshot(string directory) =>
+        [.. Directory.EnumerateFileSystemEntries(directory, "*", SearchOption.AllDirectories).Select(p => Path.GetRelativePath(directory, p)).Order(StringComparer.Ordinal)];
+
+    [Fact]
     public async Task A_persistent_layer_in_use_is_refused_by_a_second_sandbox_with_a_clear_error()
     {
         using var dir = new TempDirectory();

@@ -170,10 +170,19 @@ internal static class ConfigurationValidator
                 if (root.Upper is { DirectoryPath: { } dir })
                 {
                     ValidateHostPath("root.upper", dir);
+                    // SandboxStorage creates upper/ and work/ inside, often as root, and never
+                    // follows a symlink there: a link would be refused then, so it is refused here.
+                    if (Images.ImageNative.LStat(Path.TrimEndingDirectorySeparator(dir)) is { } st && (st.Mode & Images.ImageNative.S_IFMT) == Images.ImageNative.S_IFLNK)
+                        throw new SandboxConfigurationException("root.upper", $"'{dir}' is a symlink; the writable layer must be a directory itself.",
+                            $"Pass the directory it points to ('{HostPaths.Resolve(dir)}') if that is what you mean.");
                     if (File.Exists(dir))
                         throw new SandboxConfigurationException("root.upper", $"'{dir}' is a file; the writable layer needs a directory.");
-                    if (root.Layers.Any(l => IsSameOrBelow(dir, l) || IsSameOrBelow(l, dir)))
-                        throw new SandboxConfigurationException("root.upper", $"'{dir}' overlaps a layer; overlayfs refuses layers inside one another.", "Keep the writable directory outside the image store.");
+                    // By real paths: a symlinked parent must not smuggle the directory into a
+                    // layer (where upper/ and work/ would then be created), nor a layer into it.
+                    string realDir = HostPaths.Resolve(dir);
+                    if (root.Layers.FirstOrDefault(l => HostPaths.Overlap(realDir, HostPaths.Resolve(l))) is { } layer)
+                        throw new SandboxConfigurationException("root.upper", $"'{dir}' ({realDir}) overlaps the layer '{layer}'; overlayfs refuses layers inside one another, and a layer must never change.",
+                            "Keep the writable directory outside the image store and the layers.");
                 }
                 if (root.Upper is { SizeBytes: <= 0 })
                     throw new SandboxConfigurationException("root.upper.size", $"{root.Upper.SizeBytes} is not a positive size.");
@@ -181,12 +190,6 @@ internal static class ConfigurationValidator
             default:
                 throw new SandboxConfigurationException("root", $"unknown root kind {root.Kind}.");
         }
-    }
-
-    private static bool IsSameOrBelow(string path, string ancestor)
-    {
-        string p = Path.TrimEndingDirectorySeparator(Path.GetFullPath(path)), a = Path.TrimEndingDirectorySeparator(Path.GetFullPath(ancestor));
-        return p == a || p.StartsWith(a + "/", StringComparison.Ordinal);
     }
 
     private static void ValidateMounts(SandboxConfiguration config)

@@ -19,7 +19,9 @@ internal static unsafe partial class ImageNative
     public const int EPERM = 1;
     public const int ENOENT = 2;
     public const int EINTR = 4;
+    public const int ENXIO = 6;
     public const int EAGAIN = 11;
+    public const int EWOULDBLOCK = EAGAIN;
     public const int EACCES = 13;
     public const int EEXIST = 17;
     public const int ENOTDIR = 20;
@@ -48,6 +50,7 @@ internal static unsafe partial class ImageNative
     public const int O_RDWR = 0x2;
     public const int O_CREAT = 0x40;
     public const int O_EXCL = 0x80;
+    public const int O_NONBLOCK = 0x800;
     public const int O_DIRECTORY = 0x10000;
     public const int O_NOFOLLOW = 0x20000;
     public const int O_CLOEXEC = 0x80000;
@@ -56,6 +59,7 @@ internal static unsafe partial class ImageNative
     public const int AT_FDCWD = -100;
     public const int AT_SYMLINK_NOFOLLOW = 0x100;
     public const int AT_REMOVEDIR = 0x200;
+    public const int AT_EMPTY_PATH = 0x1000;
 
     // openat2(2) resolve flags (Linux 5.6).
     public const ulong RESOLVE_NO_MAGICLINKS = 0x02;
@@ -72,6 +76,7 @@ internal static unsafe partial class ImageNative
     public const int S_IFLNK = 0xA000;
 
     public const uint RENAME_NOREPLACE = 1;
+    public const uint RENAME_EXCHANGE = 2;
 
     public const int LOCK_SH = 1;
     public const int LOCK_EX = 2;
@@ -148,6 +153,14 @@ internal static unsafe partial class ImageNative
     [LibraryImport(Lib, SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
     public static partial int unlinkat(int dirfd, string path, int flags);
 
+    // Overloads that take a name as the NUL-terminated bytes readdir returned: a name that is
+    // not valid UTF-8 must reach the kernel exactly as it came, not as a decoded string.
+    [LibraryImport(Lib, EntryPoint = "unlinkat", SetLastError = true)]
+    public static partial int unlinkat(int dirfd, byte* path, int flags);
+
+    [LibraryImport(Lib, EntryPoint = "openat", SetLastError = true)]
+    public static partial int openat(int dirfd, byte* path, int flags, int mode);
+
     [LibraryImport(Lib, SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
     public static partial int renameat2(int olddirfd, string oldpath, int newdirfd, string newpath, uint flags);
 
@@ -159,6 +172,40 @@ internal static unsafe partial class ImageNative
 
     [LibraryImport(Lib, SetLastError = true)]
     public static partial int fchmod(int fd, int mode);
+
+    [LibraryImport(Lib, SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
+    public static partial int chmod(string path, int mode);
+
+    /// <summary>
+    /// realpath(3) into a PATH_MAX buffer: the absolute path with every symlink, "." and ".."
+    /// resolved; null (errno set) when a component is missing or unreadable.
+    /// </summary>
+    public static string? RealPath(string path)
+    {
+        const int PathMax = 4096;
+        byte* buffer = stackalloc byte[PathMax];
+        return realpath(path, buffer) == 0 ? null : Marshal.PtrToStringUTF8((nint)buffer);
+    }
+
+    [LibraryImport(Lib, SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
+    private static partial nint realpath(string path, byte* resolved);
+
+    // ---- directory listing ----------------------------------------------------------------
+
+    /// <summary>fdopendir(3): takes ownership of <paramref name="fd"/> (closedir closes it); 0 on failure.</summary>
+    [LibraryImport(Lib, SetLastError = true)]
+    public static partial nint fdopendir(int fd);
+
+    /// <summary>readdir(3): the next struct dirent, or 0 at the end (errno 0) or on failure (errno set).</summary>
+    [LibraryImport(Lib, SetLastError = true)]
+    public static partial nint readdir(nint dir);
+
+    [LibraryImport(Lib, SetLastError = true)]
+    public static partial int closedir(nint dir);
+
+    // glibc's struct dirent on 64-bit Linux: d_ino (8), d_off (8), d_reclen (2), d_type (1),
+    // then d_name, NUL-terminated; the same on x86_64 and arm64.
+    public const int DirentNameOffset = 19;
 
     // Linux's fchmodat ignores AT_SYMLINK_NOFOLLOW (glibc emulates it through O_PATH); callers
     // only use it on entries they have just created and know are not symlinks.
@@ -198,6 +245,9 @@ internal static unsafe partial class ImageNative
     [LibraryImport(Lib, SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
     public static partial nint lgetxattr(string path, string name, byte* value, nuint size);
 
+    [LibraryImport(Lib, SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
+    public static partial nint fgetxattr(int fd, string name, byte* value, nuint size);
+
     /// <summary>The value of xattr <paramref name="name"/> of <paramref name="path"/> (not following a final symlink), or null when it has none.</summary>
     public static byte[]? GetXattr(string path, string name)
     {
@@ -230,6 +280,16 @@ internal static unsafe partial class ImageNative
 
     [LibraryImport(Lib, SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
     public static partial int statx(int dirfd, string path, int flags, uint mask, Statx* buffer);
+
+    [LibraryImport(Lib, EntryPoint = "statx", SetLastError = true)]
+    public static partial int statx(int dirfd, byte* path, int flags, uint mask, Statx* buffer);
+
+    /// <summary>fstat-like statx of an open descriptor (O_PATH ones too); null (errno set) on failure.</summary>
+    public static Statx? FStat(int fd)
+    {
+        Statx buffer;
+        return statx(fd, "", AT_EMPTY_PATH, STATX_BASIC_STATS, &buffer) == 0 ? buffer : null;
+    }
 
     /// <summary>lstat-like statx of <paramref name="path"/>; null when it does not exist or cannot be read.</summary>
     public static Statx? LStat(string path)

@@ -112,9 +112,11 @@ public sealed class ImageStore
     /// Removes <paramref name="image"/>'s record, then every one of its layers that no other image
     /// uses (each is renamed out of <c>layers/</c> first, so none is ever seen half-deleted).
     /// Waits for imports in progress to finish. Removing an image that is not there only prunes.
-    /// A sandbox still running on the image keeps its mounts, but new ones cannot use it.
+    /// An image that a running sandbox uses is not removed at all.
     /// </summary>
     /// <param name="image">An image returned by <see cref="ImportAsync"/> or <see cref="List"/>.</param>
+    /// <exception cref="ImageException">A sandbox still runs on one of the layers that would go
+    /// (nothing is changed then: stop those sandboxes first), or the store cannot be written.</exception>
     public void Remove(SandboxImage image)
     {
         ArgumentNullException.ThrowIfNull(image);
@@ -131,18 +133,92 @@ public sealed class ImageStore
                 layers.Add(Digests.Sha256Prefix + Path.GetFileName(directory));
         }
         string recordPath = Path.Combine(ImagesDirectory, idHex + ".json");
-        if (File.Exists(recordPath))
+        bool hasRecord = File.Exists(recordPath);
+        if (hasRecord)
         {
             foreach (var digest in ImageRecord.Read(recordPath).Layers)
                 layers.Add(digest);
-            File.Delete(recordPath);
-            SyncDirectory(ImagesDirectory);
+        }
+        foreach (var (path, record) in ReadRecords())
+        {
+            if (path != recordPath)
+                layers.ExceptWith(record.Layers);
         }
 
-        foreach (var (_, record) in ReadRecords())
-            layers.ExceptWith(record.Layers);
-        foreach (var digest in layers)
-            RemoveLayer(digest[Digests.Sha256Prefix.Length..]);
+        // Every sandbox on a layer holds a shared flock on the layer's directory for as long
+        // as it runs (sandbox-helper); overlayfs's behaviour when a lower layer changes under a
+        // mount is undefined. So: every lock first, before anything changes, and each held
+        // until its layer is gone, so that no sandbox starts on a layer being deleted (the
+        // helper's non-blocking lock fails then).
+        var locks = new Dictionary<string, LayerLock>(StringComparer.Ordinal);
+        try
+        {
+            foreach (var digest in layers)
+            {
+                if (LayerLock.TryAcquire(LayerPath(digest)) is { } layerLock)
+                    locks.Add(digest, layerLock);
+            }
+            if (hasRecord)
+            {
+                File.Delete(recordPath);
+                SyncDirectory(ImagesDirectory);
+            }
+            foreach (var digest in layers)
+            {
+                RemoveLayer(digest[Digests.Sha256Prefix.Length..]);
+                if (locks.Remove(digest, out var layerLock))
+                    layerLock.Dispose();
+            }
+        }
+        finally
+        {
+            foreach (var layerLock in locks.Values)
+                layerLock.Dispose();
+        }
+    }
+
+    /// <summary>
+    /// An exclusive flock on a layer directory, taken without waiting. The directory is opened
+    /// O_NOFOLLOW: the store's layers are directories, never links.
+    /// </summary>
+    private sealed class LayerLock : IDisposable
+    {
+        private int _fd;
+
+        private LayerLock(int fd) => _fd = fd;
+
+        /// <summary>The lock, or null when the layer is not there; throws when a sandbox uses the layer.</summary>
+        public static LayerLock? TryAcquire(string layer)
+        {
+            int fd = ImageNative.openat(ImageNative.AT_FDCWD, layer, ImageNative.O_RDONLY | ImageNative.O_DIRECTORY | ImageNative.O_NOFOLLOW | ImageNative.O_CLOEXEC, 0);
+            if (fd < 0)
+            {
+                int errno = ImageNative.LastErrno;
+                if (errno == ImageNative.ENOENT)
+                    return null;
+                throw new ImageException(layer, null, $"cannot open the layer: {ImageNative.ErrnoText(errno)} (errno {errno}).");
+            }
+            var layerLock = new LayerLock(fd);
+            while (ImageNative.flock(fd, ImageNative.LOCK_EX | ImageNative.LOCK_NB) != 0)
+            {
+                int errno = ImageNative.LastErrno;
+                if (errno == ImageNative.EINTR)
+                    continue;
+                layerLock.Dispose();
+                if (errno == ImageNative.EWOULDBLOCK)
+                    throw new ImageException(layer, null, "the image is in use by a running sandbox: the layer is one of its overlay's lower layers, and nothing has been removed.",
+                        "Stop the sandboxes that run this image first (kill them and wait for them to exit), then remove it.");
+                throw new ImageException(layer, null, $"cannot lock the layer: {ImageNative.ErrnoText(errno)} (errno {errno}).");
+            }
+            return layerLock;
+        }
+
+        public void Dispose()
+        {
+            int fd = Interlocked.Exchange(ref _fd, -1);
+            if (fd >= 0)
+                ImageNative.close(fd);
+        }
     }
 
     // ---- import ---------------------------------------------------------------------------
