@@ -77,4 +77,24 @@ public class PrivilegeTests
             .WithUidMappings(new IdMapping(0, 100000, 65536)).WithGidMappings(new IdMapping(0, 100000, 65536)).Build();
         Assert.Equal("0 10 20\n0077\n600", await sandbox.OutputOfAsync("id -G; umask; touch /tmp/f && stat -c %a /tmp/f"));
     }
+
+    [Fact]
+    public void Bad_privilege_settings_name_the_setting()
+    {
+        var e = Assert.Throws<SandboxConfigurationException>(() => new SandboxBuilder().WithUmask(0x200).Build());
+        Assert.Contains("umask", e.Message);
+        e = Assert.Throws<SandboxConfigurationException>(() => new SandboxBuilder().WithResourceLimit(ResourceLimit.Nofile, 10, 5).Build());
+        Assert.Contains("resourceLimits.nofile", e.Message);
+        e = Assert.Throws<SandboxConfigurationException>(() => new SandboxBuilder().WithSupplementaryGroups(10).Build());
+        Assert.Contains("supplementaryGroups", e.Message);
+        e = Assert.Throws<SandboxConfigurationException>(() => new SandboxBuilder().WithSupplementaryGroups(70000)
+            .WithUidMappings(new IdMapping(0, 100000, 65536)).WithGidMappings(new IdMapping(0, 100000, 65536)).Build());
+        Assert.Contains("70000 is not mapped", e.Message);
+        e = Assert.Throws<SandboxConfigurationException>(() => new SandboxBuilder().WithCapabilities((Capability)99).Build());
+        Assert.Contains("capabilities", e.Message);
+        Assert.True(Capabilities.TryParse("cap_net_raw", out var raw) && raw == Capability.NetRaw);
+        Assert.True(Capabilities.TryParse("SYS_ADMIN", out var admin) && admin == Capability.SysAdmin);
+        Assert.Equal("CAP_DAC_READ_SEARCH", Capabilities.KernelName(Capability.DacReadSearch));
+        Assert.False(Capabilities.TryParse("CAP_NOPE", out _));
+    }
 }

@@ -21,6 +21,7 @@ internal static class ConfigurationValidator
         ValidateMounts(config);
         ValidateEnvironment(config);
         ValidateResources(config);
+        ValidatePrivileges(config, caller);
         for (int i = 0; i < config.MaskedPaths.Length; i++)
             ValidateSandboxPath($"maskedPaths[{i}]", config.MaskedPaths[i], allowRoot: false);
         for (int i = 0; i < config.ReadOnlyPaths.Length; i++)
@@ -104,6 +105,34 @@ internal static class ConfigurationValidator
         ValidateMappings("gidMappings", config.GidMappings, caller.EffectiveGid, caller, "gid");
         CheckMapped("uid", config.Uid ?? 0, config.UidMappings);
         CheckMapped("gid", config.Gid ?? 0, config.GidMappings);
+    }
+
+    private static void ValidatePrivileges(SandboxConfiguration config, HostIdentity caller)
+    {
+        foreach (var cap in config.Capabilities)
+            if (!Enum.IsDefined(cap))
+                throw new SandboxConfigurationException("capabilities", $"{(int)cap} is not a capability this library knows.", "Use the Capability enum's names (capabilities(7)).");
+        if (!config.Capabilities.IsEmpty && !config.Has(SandboxNamespaces.User) && !caller.IsRoot)
+            throw new SandboxConfigurationException("capabilities", "an unprivileged caller's command can keep capabilities only inside a user namespace.", "Keep SandboxNamespaces.User.");
+        if (config.Umask is < 0 or > 0x1FF)
+            throw new SandboxConfigurationException("umask", $"0{Convert.ToString(config.Umask, 8)} is not a umask (0 to 0777).");
+        foreach (var (limit, value) in config.ResourceLimits)
+        {
+            if (!Enum.IsDefined(limit))
+                throw new SandboxConfigurationException("resourceLimits", $"{(int)limit} is not a resource limit (RLIMIT_*) this library knows.");
+            if (value.Soft > value.Hard)
+                throw new SandboxConfigurationException($"resourceLimits.{ResourceLimitValue.NameOf(limit)}", $"the soft limit {value.Soft} is above the hard limit {value.Hard}.");
+        }
+        if (config.SupplementaryGroups.Length > Helper.HelperProtocol.MaxGroups)
+            throw new SandboxConfigurationException("supplementaryGroups", $"{config.SupplementaryGroups.Length} groups; at most {Helper.HelperProtocol.MaxGroups} are supported.");
+        if (config.SupplementaryGroups.Length > 0 && config.Has(SandboxNamespaces.User))
+        {
+            if (config.GidMappings.IsEmpty)
+                throw new SandboxConfigurationException("supplementaryGroups", "supplementary groups must be mapped in the user namespace, and the default mapping maps one gid only.",
+                    caller.IsRoot ? "Map a range, for example WithGidMappings(new IdMapping(0, 100000, 65536))." : "An unprivileged caller's namespace cannot have supplementary groups (the kernel denies setgroups there).");
+            foreach (uint gid in config.SupplementaryGroups)
+                CheckMapped("supplementaryGroups", gid, config.GidMappings);
+        }
     }
 
     private static void ValidateMappings(string setting, IReadOnlyList<IdMapping> mappings, uint callerId, HostIdentity caller, string kind)
