@@ -54,6 +54,12 @@ internal static class HelpText
                                        ':ro' (repeatable); unlike -v, a relative SRC is a
                                        host path too
                                          --bind "$PWD":/tmp/src:ro
+              --cap-add CAP            Let the command keep capability CAP inside its user
+                                       namespace (repeatable; none by default): NET_RAW or
+                                       CAP_NET_RAW, ALL, or DEFAULT for docker's set
+                                         --cap-add DEFAULT --cap-drop NET_RAW
+              --cap-drop CAP           Remove CAP from the set kept so far (ALL, DEFAULT too)
+                                         --cap-add ALL --cap-drop SYS_ADMIN
               --cgroup                 Give the sandbox a cgroup even without limits, so the
                                        report has its usage (implied by every limit)
                                          --cgroup --report result.json
@@ -100,6 +106,9 @@ internal static class HelpText
                                        this shell (repeatable). The command sees only these,
                                        plus PATH and HOME (and an image's variables)
                                          -e LANG=C.UTF-8 -e TERM
+              --group-add GID          A supplementary group inside the sandbox (repeatable;
+                                       it must be mapped: root callers only)
+                                         --group-add 10
           -h, --help                   Print usage
                                          sandbox run --help
               --hostname NAME          Hostname inside the sandbox (default "sandbox")
@@ -189,12 +198,25 @@ internal static class HelpText
               --rootfs DIR             Use the directory DIR as the root filesystem (it is
                                        written to unless --read-only or --overlay)
                                          --rootfs /srv/alpine
+              --security-opt OPT       no-new-privileges=false lets setuid binaries and file
+                                       capabilities grant privileges (no_new_privs is on by
+                                       default); seccomp=unconfined installs no seccomp
+                                       filter (the default filter is close to docker's)
+                                         --security-opt no-new-privileges=false
               --timeout DURATION       Kill the whole sandbox after DURATION: 500ms, 2s, 1.5s,
                                        1m or 1h; a bare number is seconds
                                          --timeout 30s
               --tmpfs DST[:OPTIONS]    Mount a private tmpfs at DST (repeatable); OPTIONS are
                                        size=N with a k, m or g suffix, and mode=OCTAL
                                          --tmpfs /run:size=64m,mode=755
+              --ulimit NAME=SOFT[:HARD]
+                                       A per-process resource limit (repeatable): core, cpu,
+                                       data, fsize, locks, memlock, msgqueue, nice, nofile,
+                                       nproc, rss, rtprio, rttime, sigpending, stack, as;
+                                       -1 or 'unlimited' for none (core is 0 by default)
+                                         --ulimit nofile=1024:2048 --ulimit core=-1
+              --umask OCTAL            The command's umask (default 022)
+                                         --umask 077
           -u, --user UID[:GID]         Numeric user and group inside the sandbox (default 0:0;
                                        GID defaults to 0)
                                          -u 1000:1000

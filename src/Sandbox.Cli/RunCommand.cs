@@ -154,6 +154,18 @@ internal static class RunCommand
         }
         if (options.Hostname is { } hostname)
             builder = builder.WithHostname(hostname);
+        if (options.Capabilities is { } capabilities)
+            builder = builder.WithCapabilities(capabilities);
+        foreach (var (limit, value) in options.ResourceLimits)
+            builder = builder.WithResourceLimit(limit, value.Soft, value.Hard);
+        if (!options.SupplementaryGroups.IsEmpty)
+            builder = builder.WithSupplementaryGroups(options.SupplementaryGroups);
+        if (options.Umask is { } umask)
+            builder = builder.WithUmask(umask);
+        if (options.NoNewPrivileges is { } noNewPrivileges)
+            builder = builder.WithNewPrivileges(!noNewPrivileges);
+        if (options.Seccomp is false)
+            builder = builder.WithoutSeccomp();
         if (!options.Environment.IsEmpty)
             builder = builder.WithEnvironment(options.Environment);
         if (options.WorkingDirectory is { } workingDirectory)

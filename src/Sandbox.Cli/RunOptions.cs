@@ -101,6 +101,29 @@ internal sealed record RunOptions
     /// </summary>
     public ImmutableArray<DeviceThrottle> DeviceThrottles { get; init; } = [];
 
+    /// <summary>
+    /// <c>--cap-add</c> and <c>--cap-drop</c>, in command-line order: the capabilities the command
+    /// keeps, starting from none (the library's default) or docker's set (<c>--cap-add DEFAULT</c>).
+    /// Null when neither was given.
+    /// </summary>
+    public ImmutableSortedSet<Capability>? Capabilities { get; init; }
+
+    /// <summary><c>--ulimit NAME=SOFT[:HARD]</c>, the last one per name.</summary>
+    public ImmutableSortedDictionary<ResourceLimit, ResourceLimitValue> ResourceLimits { get; init; } =
+        ImmutableSortedDictionary<ResourceLimit, ResourceLimitValue>.Empty;
+
+    /// <summary><c>--group-add GID</c>: supplementary groups inside the sandbox.</summary>
+    public ImmutableArray<uint> SupplementaryGroups { get; init; } = [];
+
+    /// <summary><c>--umask OCTAL</c>.</summary>
+    public int? Umask { get; init; }
+
+    /// <summary><c>--security-opt no-new-privileges[=true|false]</c>: null for the library's default (true).</summary>
+    public bool? NoNewPrivileges { get; init; }
+
+    /// <summary><c>--security-opt seccomp=default|unconfined</c>: null for the library's default.</summary>
+    public bool? Seccomp { get; init; }
+
     /// <summary><c>--cgroup</c>: give the sandbox a cgroup (for the report's usage) even without limits.</summary>
     public bool UseCgroup { get; init; }
 

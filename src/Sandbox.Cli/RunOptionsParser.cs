@@ -1,3 +1,4 @@
+using System.Collections.Immutable;
 using System.Globalization;
 using Sandboxing.Cgroups;
 
@@ -65,6 +66,12 @@ internal static class RunOptionsParser
         new("device-write-bps", null, true, static (o, n, v, _) => ParseDeviceThrottle(o, n, v, IoThrottleKind.WriteBytesPerSecond)),
         new("device-read-iops", null, true, static (o, n, v, _) => ParseDeviceThrottle(o, n, v, IoThrottleKind.ReadOperationsPerSecond)),
         new("device-write-iops", null, true, static (o, n, v, _) => ParseDeviceThrottle(o, n, v, IoThrottleKind.WriteOperationsPerSecond)),
+        new("cap-add", null, true, static (o, n, v, _) => ParseCapabilities(o, n, v, add: true)),
+        new("cap-drop", null, true, static (o, n, v, _) => ParseCapabilities(o, n, v, add: false)),
+        new("ulimit", null, true, ParseUlimit),
+        new("group-add", null, true, static (o, n, v, _) => o with { SupplementaryGroups = o.SupplementaryGroups.Add(TryParseId(v, out uint gid) ? gid : throw Invalid(n, v, "expected a numeric gid inside the sandbox")) }),
+        new("umask", null, true, static (o, n, v, _) => o with { Umask = TryParseMode(v) is int m && m <= 0x1FF ? m : throw Invalid(n, v, "expected an octal umask such as 022 or 0077") }),
+        new("security-opt", null, true, ParseSecurityOption),
         new("cgroup", null, false, static (o, _, _, _) => o with { UseCgroup = true }),
         new("cgroup-parent", null, true, static (o, n, v, _) => o with { CgroupParent = v.StartsWith('/') ? v : throw new CliUsageException($"invalid value '{v}' for {n}: the cgroup directory must be an absolute path (for example /sys/fs/cgroup/sandboxes)") }),
         new("cgroup-move-to-leaf", null, false, static (o, _, _, _) => o with { CgroupMoveToLeaf = true }),
@@ -434,6 +441,76 @@ internal static class RunOptionsParser
                 return fields;
             i++; // past the comma
         }
+    }
+
+    /// <summary>
+    /// <c>--cap-add NAME</c> / <c>--cap-drop NAME</c>, applied in order to the set so far (empty at
+    /// first): NAME is a capability (CAP_NET_RAW, NET_RAW, net_raw), ALL, or DEFAULT for docker's set.
+    /// </summary>
+    private static RunOptions ParseCapabilities(RunOptions o, string name, string value, bool add)
+    {
+        var set = o.Capabilities ?? [];
+        ImmutableSortedSet<Capability> named = value.Trim().ToUpperInvariant() switch
+        {
+            "ALL" => Sandboxing.Capabilities.All,
+            "DEFAULT" or "DOCKER" => Sandboxing.Capabilities.DockerDefault,
+            _ => Sandboxing.Capabilities.TryParse(value, out var cap)
+                ? [cap]
+                : throw Invalid(name, value, "expected a capability such as NET_RAW or CAP_CHOWN, ALL, or DEFAULT (docker's set); see capabilities(7)"),
+        };
+        return o with { Capabilities = add ? set.Union(named) : set.Except(named) };
+    }
+
+    /// <summary><c>--ulimit NAME=SOFT[:HARD]</c>, docker's syntax; -1 or "unlimited" for no limit.</summary>
+    private static RunOptions ParseUlimit(RunOptions o, string name, string value, CallerContext caller)
+    {
+        const string expected = "expected NAME=SOFT[:HARD], for example nofile=1024:2048 or core=0 (names: " +
+            "core, cpu, data, fsize, locks, memlock, msgqueue, nice, nofile, nproc, rss, rtprio, rttime, sigpending, stack, as)";
+        int eq = value.IndexOf('=');
+        if (eq <= 0 || !ResourceLimitValue.TryParseName(value[..eq], out var limit))
+            throw Invalid(name, value, expected);
+        string[] parts = value[(eq + 1)..].Split(':');
+        if (parts.Length is < 1 or > 2 || !TryParseLimit(parts[0], out ulong soft))
+            throw Invalid(name, value, expected);
+        ulong hard = soft;
+        if (parts.Length == 2 && !TryParseLimit(parts[1], out hard))
+            throw Invalid(name, value, expected);
+        if (soft > hard)
+            throw Invalid(name, value, "the soft limit is above the hard limit");
+        return o with { ResourceLimits = o.ResourceLimits.SetItem(limit, new ResourceLimitValue(soft, hard)) };
+    }
+
+    private static bool TryParseLimit(string text, out ulong limit)
+    {
+        if (text is "-1" || text.Equals("unlimited", StringComparison.OrdinalIgnoreCase))
+        {
+            limit = ResourceLimitValue.Unlimited;
+            return true;
+        }
+        return ulong.TryParse(text, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out limit);
+    }
+
+    /// <summary><c>--security-opt</c>, docker's spellings: no-new-privileges[=true|false] (also with ':'), seccomp=default|unconfined.</summary>
+    private static RunOptions ParseSecurityOption(RunOptions o, string name, string value, CallerContext caller)
+    {
+        string key = value, setting = "true";
+        int sep = value.IndexOfAny(['=', ':']);
+        if (sep >= 0)
+        {
+            key = value[..sep];
+            setting = value[(sep + 1)..];
+        }
+        return key switch
+        {
+            "no-new-privileges" => o with { NoNewPrivileges = RequireBool(name, value, key, setting) },
+            "seccomp" => setting switch
+            {
+                "unconfined" => o with { Seccomp = false },
+                "default" => o with { Seccomp = true },
+                _ => throw Invalid(name, value, "expected seccomp=default or seccomp=unconfined (profile files are not read yet)"),
+            },
+            _ => throw Invalid(name, value, "expected no-new-privileges[=true|false] or seccomp=default|unconfined"),
+        };
     }
 
     private static RunOptions ParseHostname(RunOptions o, string name, string value, CallerContext caller) =>

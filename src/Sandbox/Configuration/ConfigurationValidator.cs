@@ -123,6 +123,17 @@ internal static class ConfigurationValidator
             if (value.Soft > value.Hard)
                 throw new SandboxConfigurationException($"resourceLimits.{ResourceLimitValue.NameOf(limit)}", $"the soft limit {value.Soft} is above the hard limit {value.Hard}.");
         }
+        if (config.Seccomp is { } policy)
+        {
+            try
+            {
+                Seccomp.SeccompCompiler.Validate(policy);
+            }
+            catch (ArgumentException e)
+            {
+                throw new SandboxConfigurationException("seccomp", e.Message, "Check the system call names against the kernel's table (man 2 syscalls), or pass null for no filter.");
+            }
+        }
         if (config.SupplementaryGroups.Length > Helper.HelperProtocol.MaxGroups)
             throw new SandboxConfigurationException("supplementaryGroups", $"{config.SupplementaryGroups.Length} groups; at most {Helper.HelperProtocol.MaxGroups} are supported.");
         if (config.SupplementaryGroups.Length > 0 && config.Has(SandboxNamespaces.User))

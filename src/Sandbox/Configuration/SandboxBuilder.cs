@@ -149,6 +149,17 @@ public sealed class SandboxBuilder
     [Pure]
     public SandboxBuilder WithNewPrivileges(bool allow = true) => With(Configuration with { AllowNewPrivileges = allow });
 
+    /// <summary>
+    /// Sets the seccomp policy, for example <c>SeccompPolicy.Default.Without("ptrace")</c> or
+    /// <c>SeccompPolicy.Default.Deny("socket")</c>; <see langword="null"/> installs no filter.
+    /// </summary>
+    [Pure]
+    public SandboxBuilder WithSeccomp(Seccomp.SeccompPolicy? policy) => With(Configuration with { Seccomp = policy });
+
+    /// <summary>Installs no seccomp filter: every system call reaches the kernel (docker's <c>seccomp=unconfined</c>).</summary>
+    [Pure]
+    public SandboxBuilder WithoutSeccomp() => WithSeccomp(null);
+
     /// <summary>Sets one per-process resource limit (docker's <c>--ulimit NAME=SOFT:HARD</c>).</summary>
     /// <param name="limit">Which limit.</param>
     /// <param name="soft">The soft limit (<see cref="ResourceLimitValue.Unlimited"/> for none).</param>

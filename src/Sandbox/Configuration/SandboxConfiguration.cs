@@ -129,6 +129,13 @@ public sealed record SandboxConfiguration
     /// </summary>
     public bool AllowNewPrivileges { get; init; }
 
+    /// <summary>
+    /// The seccomp filter installed as the command's last step before exec: close to docker's
+    /// default profile (<see cref="Seccomp.SeccompPolicy.Default"/>) unless replaced;
+    /// <see langword="null"/> for none.
+    /// </summary>
+    public Seccomp.SeccompPolicy? Seccomp { get; init; } = Sandboxing.Seccomp.SeccompPolicy.Default;
+
     /// <summary>The limits every sandbox gets unless replaced: no core dumps.</summary>
     public static ImmutableSortedDictionary<ResourceLimit, ResourceLimitValue> DefaultResourceLimits { get; } =
         ImmutableSortedDictionary<ResourceLimit, ResourceLimitValue>.Empty.Add(ResourceLimit.Core, ResourceLimitValue.Of(0));

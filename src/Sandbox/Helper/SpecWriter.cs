@@ -194,9 +194,24 @@ internal sealed class SpecWriter
         foreach (uint gid in config.SupplementaryGroups)
             U32Record(RecGroup, gid);
         U32Record(RecUmask, (uint)config.Umask);
-        if (config.AllowNewPrivileges)
-            U32Record(RecSecurity, SecurityAllowNewPrivs);
+        uint flags = config.AllowNewPrivileges ? (uint)SecurityAllowNewPrivs : 0;
+        if (config.Seccomp is { } policy)
+        {
+            byte[] program = s_programs.GetValue(policy, static p => Seccomp.SeccompCompiler.Compile(p));
+            int r = BeginRecord(RecSeccomp);
+            Ensure(program.Length);
+            program.CopyTo(_buffer.AsSpan(_length));
+            _length += program.Length;
+            EndRecord(r);
+            if (policy.LogDenied)
+                flags |= SecuritySeccompLog;
+        }
+        if (flags != 0)
+            U32Record(RecSecurity, flags);
     }
+
+    /// <summary>Compiled programs, per policy object: the default policy is compiled once per process, not per run.</summary>
+    private static readonly System.Runtime.CompilerServices.ConditionalWeakTable<Seccomp.SeccompPolicy, byte[]> s_programs = new();
 
     /// <summary>The variables the command sees: the configured ones, plus PATH and HOME defaults.</summary>
     internal static IEnumerable<KeyValuePair<string, string>> EffectiveEnvironment(SandboxConfiguration config)
