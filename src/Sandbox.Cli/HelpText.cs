@@ -129,6 +129,15 @@ internal static class HelpText
                                        $SANDBOX_IMAGE_STORE, else /var/lib/sandbox/images
                                        for root and ~/.local/share/sandbox/images for others)
                                          --image-store /srv/images
+              --landlock PATH:MODE     Confine the command with Landlock: only the paths given
+                                       are reachable, with MODE r, w, x or a combination
+                                       (repeatable; the program and its libraries must be
+                                       covered: see --landlock-programs)
+                                         --landlock-programs --landlock /data:rw
+              --landlock-programs      Landlock rules for the host's programs: rx beneath /usr,
+                                       /bin, /sbin, /lib*, r beneath /etc and /proc, rw
+                                       beneath /dev and /tmp
+                                         --landlock-programs
           -m, --memory SIZE            Memory limit: bytes, or with a k, m or g suffix (at
                                        least 6m). At the limit the kernel's OOM killer kills
                                        a process; the report's verdict is then

@@ -166,6 +166,8 @@ internal static class RunCommand
             builder = builder.WithNewPrivileges(!noNewPrivileges);
         if (options.Seccomp is false)
             builder = builder.WithoutSeccomp();
+        if (options.LandlockRules is { } landlock)
+            builder = builder.WithLandlock(landlock);
         if (!options.Environment.IsEmpty)
             builder = builder.WithEnvironment(options.Environment);
         if (options.WorkingDirectory is { } workingDirectory)

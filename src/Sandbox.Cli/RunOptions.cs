@@ -124,6 +124,12 @@ internal sealed record RunOptions
     /// <summary><c>--security-opt seccomp=default|unconfined</c>: null for the library's default.</summary>
     public bool? Seccomp { get; init; }
 
+    /// <summary>
+    /// <c>--landlock PATH:MODE</c> and <c>--landlock-programs</c>, in order: the Landlock rules; null
+    /// when neither was given (no Landlock).
+    /// </summary>
+    public ImmutableArray<LandlockRule>? LandlockRules { get; init; }
+
     /// <summary><c>--cgroup</c>: give the sandbox a cgroup (for the report's usage) even without limits.</summary>
     public bool UseCgroup { get; init; }
 

@@ -72,6 +72,8 @@ internal static class RunOptionsParser
         new("group-add", null, true, static (o, n, v, _) => o with { SupplementaryGroups = o.SupplementaryGroups.Add(TryParseId(v, out uint gid) ? gid : throw Invalid(n, v, "expected a numeric gid inside the sandbox")) }),
         new("umask", null, true, static (o, n, v, _) => o with { Umask = TryParseMode(v) is int m && m <= 0x1FF ? m : throw Invalid(n, v, "expected an octal umask such as 022 or 0077") }),
         new("security-opt", null, true, ParseSecurityOption),
+        new("landlock", null, true, ParseLandlock),
+        new("landlock-programs", null, false, static (o, _, _, _) => o with { LandlockRules = (o.LandlockRules ?? []).AddRange(SandboxLandlock.HostProgramRules) }),
         new("cgroup", null, false, static (o, _, _, _) => o with { UseCgroup = true }),
         new("cgroup-parent", null, true, static (o, n, v, _) => o with { CgroupParent = v.StartsWith('/') ? v : throw new CliUsageException($"invalid value '{v}' for {n}: the cgroup directory must be an absolute path (for example /sys/fs/cgroup/sandboxes)") }),
         new("cgroup-move-to-leaf", null, false, static (o, _, _, _) => o with { CgroupMoveToLeaf = true }),
@@ -488,6 +490,28 @@ internal static class RunOptionsParser
             return true;
         }
         return ulong.TryParse(text, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out limit);
+    }
+
+    /// <summary><c>--landlock PATH:MODE</c>: MODE is r, w, x or a combination (rw, rx, rwx).</summary>
+    private static RunOptions ParseLandlock(RunOptions o, string name, string value, CallerContext caller)
+    {
+        const string expected = "expected PATH:MODE with an absolute path inside the sandbox and MODE r, w, x or a combination, for example /data:rw or /opt/app:rx";
+        int colon = value.LastIndexOf(':');
+        if (colon <= 0 || value[0] != '/')
+            throw Invalid(name, value, expected);
+        string mode = value[(colon + 1)..];
+        LandlockAccess access = 0;
+        foreach (char c in mode)
+            access |= c switch
+            {
+                'r' => LandlockAccess.Read,
+                'w' => LandlockAccess.Write,
+                'x' => LandlockAccess.Execute,
+                _ => throw Invalid(name, value, expected),
+            };
+        if (access == 0)
+            throw Invalid(name, value, expected);
+        return o with { LandlockRules = (o.LandlockRules ?? []).Add(new LandlockRule(value[..colon], access)) };
     }
 
     /// <summary><c>--security-opt</c>, docker's spellings: no-new-privileges[=true|false] (also with ':'), seccomp=default|unconfined.</summary>

@@ -59,4 +59,34 @@ public class PrivilegeOptionsTests
         Assert.True(result.ExitCode == 0, result.StandardError);
         Assert.Equal("CapEff: 0000000000000001\nNoNewPrivs: 0\n50\n60\n0027\n0\n", result.StandardOutput);
     }
+
+    [Fact]
+    public void Landlock_rules_parse_in_order()
+    {
+        Assert.Null(Parse().LandlockRules);
+        var rules = Parse("--landlock", "/data:rw", "--landlock-programs", "--landlock=/opt/app:rx").LandlockRules!.Value;
+        Assert.Equal(new LandlockRule("/data", LandlockAccess.ReadWrite), rules[0]);
+        Assert.Equal(new LandlockRule("/opt/app", LandlockAccess.ReadExecute), rules[^1]);
+        Assert.Equal(2 + SandboxLandlock.HostProgramRules.Length, rules.Length);
+        foreach (var bad in new[] { "/data", "data:rw", "/data:", "/data:rq" })
+            Assert.Contains("expected PATH:MODE", ParseError("--landlock", bad).Message);
+    }
+
+    [Fact]
+    public async Task Landlock_confines_the_command_from_the_command_line()
+    {
+        var result = await Cli.RunAsync("run", "--landlock-programs", "--landlock", "/etc/hostname:r", "--", "/bin/sh", "-c", "cat /etc/hostname >/dev/null && echo ok; ls /home");
+        Assert.Equal("ok\n", result.StandardOutput);
+        Assert.Contains("Permission denied", result.StandardError);
+    }
+
+    [Fact]
+    public async Task Seccomp_can_be_turned_off_from_the_command_line()
+    {
+        var on = await Cli.RunAsync("run", "--", "/bin/sh", "-c", "grep ^Seccomp: /proc/self/status");
+        var off = await Cli.RunAsync("run", "--security-opt", "seccomp=unconfined", "--", "/bin/sh", "-c", "grep ^Seccomp: /proc/self/status");
+        Assert.Equal("Seccomp:\t2\n", on.StandardOutput);
+        Assert.Equal("Seccomp:\t0\n", off.StandardOutput);
+        Assert.Contains("seccomp=default or seccomp=unconfined", ParseError("--security-opt", "seccomp=/x.json").Message);
+    }
 }

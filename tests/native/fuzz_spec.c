@@ -92,6 +92,14 @@ static size_t check_parsed(const struct sbx_spec *spec)
     }
 
     require(!spec->has_time_offsets || (spec->namespaces & SBX_NS_TIME));
+    require(spec->n_landlock_rules == 0 || spec->has_landlock);
+    for (size_t i = 0; i < spec->n_landlock_rules; i++) {
+        require((spec->landlock_rules[i].access & (SBX_LANDLOCK_READ | SBX_LANDLOCK_WRITE | SBX_LANDLOCK_EXECUTE)) != 0);
+        sum += checked_path(spec->landlock_rules[i].path);
+    }
+    require(spec->n_seccomp <= SBX_MAX_BPF_INSNS && (spec->seccomp == NULL) == (spec->n_seccomp == 0));
+    for (size_t i = 0; i < 8 * spec->n_seccomp; i++)
+        sum += spec->seccomp[i] == 0xff; /* ASan: the program lies inside the arena */
     return sum;
 }
 

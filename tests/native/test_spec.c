@@ -635,7 +635,7 @@ static void test_record_framing(void)
     EXPECT_REJECT(&b, "nonzero reserved field");
 
     /* unknown tags, with and without payload */
-    static const uint16_t unknown[] = {0, SBX_REC_SECURITY + 1, 0x100, 0xffff};
+    static const uint16_t unknown[] = {0, SBX_REC_LANDLOCK_RULE + 1, 0x100, 0xffff};
     for (size_t i = 0; i < sizeof unknown / sizeof unknown[0]; i++) {
         b = minimal();
         rec_u32(&b, unknown[i], 0);
@@ -1240,6 +1240,44 @@ static void test_security_records(void)
     EXPECT_REJECT(&b, MALFORMED);
 }
 
+static void rec_landlock_rule(struct buf *b, uint32_t access, const char *path)
+{
+    rec_header(b, SBX_REC_LANDLOCK_RULE, 0, (uint32_t)(4 + strlen(path)));
+    put_u32(b, access);
+    put(b, path, strlen(path));
+}
+
+static void test_landlock_records(void)
+{
+    struct buf b = minimal();
+    rec_u32(&b, SBX_REC_LANDLOCK, SBX_LANDLOCK_BEST_EFFORT);
+    rec_landlock_rule(&b, SBX_LANDLOCK_READ | SBX_LANDLOCK_EXECUTE, "/usr");
+    rec_landlock_rule(&b, SBX_LANDLOCK_WRITE | SBX_LANDLOCK_OPTIONAL, "/tmp");
+    if (EXPECT_OK(&b)) {
+        CHECK(spec.has_landlock && spec.landlock_flags == SBX_LANDLOCK_BEST_EFFORT && spec.n_landlock_rules == 2);
+        CHECK(strcmp(spec.landlock_rules[1].path, "/tmp") == 0 && spec.landlock_rules[1].access == (SBX_LANDLOCK_WRITE | SBX_LANDLOCK_OPTIONAL));
+        spec_free(&spec);
+    }
+    b = minimal();
+    rec_landlock_rule(&b, SBX_LANDLOCK_READ, "/usr");
+    EXPECT_REJECT(&b, "without Landlock");
+    b = minimal();
+    rec_u32(&b, SBX_REC_LANDLOCK, 0);
+    rec_landlock_rule(&b, SBX_LANDLOCK_OPTIONAL, "/usr"); /* grants nothing */
+    EXPECT_REJECT(&b, MALFORMED);
+    b = minimal();
+    rec_u32(&b, SBX_REC_LANDLOCK, 0);
+    rec_landlock_rule(&b, 0x10, "/usr");
+    EXPECT_REJECT(&b, MALFORMED);
+    b = minimal();
+    rec_u32(&b, SBX_REC_LANDLOCK, 0);
+    rec_landlock_rule(&b, SBX_LANDLOCK_READ, "usr");
+    EXPECT_REJECT(&b, MALFORMED);
+    b = minimal();
+    rec_u32(&b, SBX_REC_LANDLOCK, 2);
+    EXPECT_REJECT(&b, MALFORMED);
+}
+
 static void test_byte_flips(void)
 {
     struct buf b = full();
@@ -1370,6 +1408,7 @@ int main(int argc, char **argv)
     test_overlay_records();
     test_created_entries();
     test_security_records();
+    test_landlock_records();
     test_byte_flips();
 
     printf("%u passed, %u failed\n", n_passed, n_failed);

@@ -134,6 +134,18 @@ internal static class ConfigurationValidator
                 throw new SandboxConfigurationException("seccomp", e.Message, "Check the system call names against the kernel's table (man 2 syscalls), or pass null for no filter.");
             }
         }
+        if (config.Landlock is { } landlock)
+        {
+            if (landlock.Rules.Length > MaxMounts)
+                throw new SandboxConfigurationException("landlock.rules", $"{landlock.Rules.Length} rules; at most {MaxMounts} are supported.");
+            for (int i = 0; i < landlock.Rules.Length; i++)
+            {
+                var rule = landlock.Rules[i] ?? throw new SandboxConfigurationException($"landlock.rules[{i}]", "the rule is null.");
+                ValidateSandboxPath($"landlock.rules[{i}].path", rule.Path, allowRoot: true);
+                if (rule.Access == 0 || (rule.Access & ~LandlockAccess.All) != 0)
+                    throw new SandboxConfigurationException($"landlock.rules[{i}].access", $"{rule.Access} grants nothing or has unknown bits.", "Use LandlockAccess.Read, Write, Execute or a combination.");
+            }
+        }
         if (config.SupplementaryGroups.Length > Helper.HelperProtocol.MaxGroups)
             throw new SandboxConfigurationException("supplementaryGroups", $"{config.SupplementaryGroups.Length} groups; at most {Helper.HelperProtocol.MaxGroups} are supported.");
         if (config.SupplementaryGroups.Length > 0 && config.Has(SandboxNamespaces.User))

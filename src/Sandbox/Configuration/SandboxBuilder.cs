@@ -160,6 +160,16 @@ public sealed class SandboxBuilder
     [Pure]
     public SandboxBuilder WithoutSeccomp() => WithSeccomp(null);
 
+    /// <summary>
+    /// Confines the command with Landlock: only <paramref name="rules"/> grant filesystem access
+    /// (start from <see cref="SandboxLandlock.HostProgramRules"/> for the host's programs).
+    /// </summary>
+    /// <param name="rules">What is reachable, and how.</param>
+    /// <param name="bestEffort">Run without Landlock where the kernel has none, instead of failing.</param>
+    [Pure]
+    public SandboxBuilder WithLandlock(IEnumerable<LandlockRule> rules, bool bestEffort = false) =>
+        With(Configuration with { Landlock = new SandboxLandlock { Rules = [.. rules], BestEffort = bestEffort } });
+
     /// <summary>Sets one per-process resource limit (docker's <c>--ulimit NAME=SOFT:HARD</c>).</summary>
     /// <param name="limit">Which limit.</param>
     /// <param name="soft">The soft limit (<see cref="ResourceLimitValue.Unlimited"/> for none).</param>

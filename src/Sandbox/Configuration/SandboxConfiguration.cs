@@ -136,6 +136,9 @@ public sealed record SandboxConfiguration
     /// </summary>
     public Seccomp.SeccompPolicy? Seccomp { get; init; } = Sandboxing.Seccomp.SeccompPolicy.Default;
 
+    /// <summary>A Landlock ruleset for the command; <see langword="null"/> (the default) for none.</summary>
+    public SandboxLandlock? Landlock { get; init; }
+
     /// <summary>The limits every sandbox gets unless replaced: no core dumps.</summary>
     public static ImmutableSortedDictionary<ResourceLimit, ResourceLimitValue> DefaultResourceLimits { get; } =
         ImmutableSortedDictionary<ResourceLimit, ResourceLimitValue>.Empty.Add(ResourceLimit.Core, ResourceLimitValue.Of(0));

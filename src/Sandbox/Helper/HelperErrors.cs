@@ -47,6 +47,7 @@ internal static class HelperErrors
         StepRlimit => "set a resource limit",
         StepCapabilities => "set the command's capabilities",
         StepSeccomp => "install the seccomp filter",
+        StepLandlock => "apply the Landlock rules",
         _ => $"step {step}",
     };
 
@@ -89,6 +90,8 @@ internal static class HelperErrors
         (StepCapabilities, EPERM or EINVAL) => "The kernel does not know one of the capabilities, or refused to keep it; check capabilities(7) for this kernel.",
         (StepSeccomp, EINVAL) => "The kernel refused the filter program (it may lack seccomp filters: CONFIG_SECCOMP_FILTER).",
         (StepSeccomp, EACCES or EPERM) => "Installing a filter without no_new_privs needs CAP_SYS_ADMIN; with AllowNewPrivileges the filter is installed while the command still holds it, so the filter itself denied a later setup step. Allow setgroups, setresuid, capset, prctl and execve in the policy.",
+        (StepLandlock, ENOSYS or 95 /* EOPNOTSUPP */) => "This kernel has no Landlock (Linux 5.13+, with landlock in the lsm= boot list). Pass bestEffort: true to run without it, or drop the rules.",
+        (StepLandlock, ENOENT or ENOTDIR) => "A Landlock rule names a path that does not exist inside the sandbox.",
         (StepCreate, EROFS) => "The place is read-only: create it under a writable mount (a tmpfs mounted before it, an overlay root, /tmp).",
         (StepCreate, EEXIST) => "Something already exists there (a symlink is never replaced).",
         (StepCreate, 40 /* ELOOP */) => "The target is a symbolic link; files are never written through one.",

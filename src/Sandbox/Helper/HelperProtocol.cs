@@ -40,6 +40,13 @@ internal static class HelperProtocol
     public const int RecUmask = 23;
     public const int RecSeccomp = 24;
     public const int RecSecurity = 25;
+    public const int RecLandlock = 26;
+    public const int RecLandlockRule = 27;
+    public const int LandlockBestEffort = 0x01;
+    public const int LandlockRead = 0x01;
+    public const int LandlockWrite = 0x02;
+    public const int LandlockExecute = 0x04;
+    public const int LandlockOptional = 0x08;
     public const int SecurityAllowNewPrivs = 0x01;
     public const int SecuritySeccompLog = 0x02;
     public const int NsUser = 0x01;
@@ -129,4 +136,5 @@ internal static class HelperProtocol
     public const int StepRlimit = 32;
     public const int StepCapabilities = 33;
     public const int StepSeccomp = 34;
+    public const int StepLandlock = 35;
 }

@@ -208,6 +208,17 @@ internal sealed class SpecWriter
         }
         if (flags != 0)
             U32Record(RecSecurity, flags);
+        if (config.Landlock is { } landlock)
+        {
+            U32Record(RecLandlock, landlock.BestEffort ? (uint)LandlockBestEffort : 0);
+            foreach (var rule in landlock.Rules)
+            {
+                int r = BeginRecord(RecLandlockRule);
+                U32((uint)rule.Access | (rule.Optional ? (uint)LandlockOptional : 0));
+                Utf8(rule.Path);
+                EndRecord(r);
+            }
+        }
     }
 
     /// <summary>Compiled programs, per policy object: the default policy is compiled once per process, not per run.</summary>

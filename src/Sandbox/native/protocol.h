@@ -90,10 +90,24 @@
 #define SBX_REC_SECCOMP 24
 /* payload: u32 flags (SBX_SECURITY_*) - once */
 #define SBX_REC_SECURITY 25
+/* payload: u32 flags (SBX_LANDLOCK_*) - once; present: the command runs under a Landlock
+ * ruleset that handles every filesystem access the kernel knows, so only the rules below grant
+ * any */
+#define SBX_REC_LANDLOCK 26
+/* payload: u32 access (SBX_LANDLOCK_READ | _WRITE | _EXECUTE [| _OPTIONAL]), string absolute path inside the
+ * sandbox - repeated (SBX_MAX_MOUNTS), only with SBX_REC_LANDLOCK */
+#define SBX_REC_LANDLOCK_RULE 27
 
 /* security flags */
 #define SBX_SECURITY_ALLOW_NEW_PRIVS 0x01 /* no PR_SET_NO_NEW_PRIVS: setuid binaries work */
 #define SBX_SECURITY_SECCOMP_LOG 0x02     /* SECCOMP_FILTER_FLAG_LOG: log what the filter denies */
+
+/* Landlock */
+#define SBX_LANDLOCK_BEST_EFFORT 0x01 /* flag: run without Landlock where the kernel has none */
+#define SBX_LANDLOCK_READ 0x01        /* access: read files, list directories */
+#define SBX_LANDLOCK_WRITE 0x02       /* access: write, create, remove, rename, truncate */
+#define SBX_LANDLOCK_EXECUTE 0x04     /* access: execute files */
+#define SBX_LANDLOCK_OPTIONAL 0x08    /* access flag: skip the rule when its path is missing */
 
 /* namespace flags */
 #define SBX_NS_USER 0x01
@@ -213,5 +227,6 @@
 #define SBX_STEP_RLIMIT 32
 #define SBX_STEP_CAPABILITIES 33
 #define SBX_STEP_SECCOMP 34
+#define SBX_STEP_LANDLOCK 35
 
 #endif

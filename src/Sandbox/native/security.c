@@ -1,6 +1,7 @@
 /* security.c - see security.h. */
 #include "security.h"
 
+#include "landlock.h"
 #include "protocol.h"
 #include "report.h"
 
@@ -98,8 +99,10 @@ void security_apply(const struct sbx_spec *spec)
     /* Without no_new_privs the kernel installs a filter only for a process with CAP_SYS_ADMIN
      * in its namespace, which we hold only now: the filter must then allow the rest of the
      * setup (setgroups, setresuid, capset, prctl, execve), as docker's default profile does. */
-    if (allow_new_privs)
+    if (allow_new_privs) {
+        landlock_apply(spec);
         install_seccomp(spec);
+    }
     if (spec->has_user) {
         /* setgroups is denied in an unprivileged user namespace (and only then fails with
          * EPERM): there are no groups to drop there, and none can be added. */
@@ -117,6 +120,7 @@ void security_apply(const struct sbx_spec *spec)
     if (!allow_new_privs) {
         if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0)
             die(SBX_STEP_CAPABILITIES, errno, "PR_SET_NO_NEW_PRIVS");
+        landlock_apply(spec);
         install_seccomp(spec);
     }
 }

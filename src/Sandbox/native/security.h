@@ -9,7 +9,8 @@
  * Order matters: the bounding set shrinks while we are still root of the namespace; the ids
  * change; the kept capabilities are raised into every set (ambient ones survive exec as a
  * non-root uid); then no_new_privs and, last, the seccomp filter, so that nothing of the setup
- * itself has to pass the filter (unless new privileges are allowed, see security.c). */
+ * itself has to pass the filter (unless new privileges are allowed, see security.c). A Landlock
+ * ruleset, if any, comes right before the filter. */
 void security_apply(const struct sbx_spec *spec);
 
 #endif

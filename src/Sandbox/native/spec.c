@@ -91,7 +91,7 @@ int spec_parse(const uint8_t *buf, size_t len, struct sbx_spec *spec, char *err,
     size_t max_records = len / SBX_RECORD_HEADER_SIZE + 1;
     size_t arena_size = len + max_records /* NULs */ + 7 * (max_records + 1) * sizeof(char *) /* argv, envp, cgroup, mask and read-only paths, layers */
                         + max_records * sizeof(struct sbx_mount) + 2 * max_records * sizeof(struct sbx_id_map)
-                        + max_records * (sizeof(struct sbx_rlimit) + sizeof(uint32_t)) + 64;
+                        + max_records * (sizeof(struct sbx_rlimit) + sizeof(uint32_t) + sizeof(struct sbx_landlock_rule)) + 64;
     struct arena a = {.base = calloc(1, arena_size), .used = 0, .size = arena_size};
     if (a.base == NULL)
         return fail(err, err_len, "out of memory for a %zu-byte spec", len);
@@ -108,6 +108,7 @@ int spec_parse(const uint8_t *buf, size_t len, struct sbx_spec *spec, char *err,
     spec->overlay_lowers = arena_alloc(&a, (max_records + 1) * sizeof(char *), sizeof(char *));
     spec->rlimits = arena_alloc(&a, max_records * sizeof(struct sbx_rlimit), 8);
     spec->groups = arena_alloc(&a, max_records * sizeof(uint32_t), 4);
+    spec->landlock_rules = arena_alloc(&a, max_records * sizeof(struct sbx_landlock_rule), 8);
 
     int seen_namespaces = 0, seen_root = 0;
     struct reader r = {buf + SBX_SPEC_HEADER_SIZE, len - SBX_SPEC_HEADER_SIZE};
@@ -295,6 +296,22 @@ int spec_parse(const uint8_t *buf, size_t len, struct sbx_spec *spec, char *err,
             if (spec->security_flags & ~(uint32_t)(SBX_SECURITY_ALLOW_NEW_PRIVS | SBX_SECURITY_SECCOMP_LOG))
                 goto bad_record;
             break;
+        case SBX_REC_LANDLOCK:
+            if (spec->has_landlock++ || size != 4 || take_u32(&p, &spec->landlock_flags) || (spec->landlock_flags & ~(uint32_t)SBX_LANDLOCK_BEST_EFFORT))
+                goto bad_record;
+            break;
+        case SBX_REC_LANDLOCK_RULE: {
+            struct sbx_landlock_rule *l = &spec->landlock_rules[spec->n_landlock_rules];
+            if (spec->n_landlock_rules >= SBX_MAX_MOUNTS || size < 5 || take_u32(&p, &l->access))
+                goto bad_record;
+            if ((l->access & ~(uint32_t)SBX_LANDLOCK_OPTIONAL) == 0
+                || (l->access & ~(uint32_t)(SBX_LANDLOCK_READ | SBX_LANDLOCK_WRITE | SBX_LANDLOCK_EXECUTE | SBX_LANDLOCK_OPTIONAL)))
+                goto bad_record;
+            if ((l->path = take_string(&p, p.left, &a)) == NULL || !is_absolute_path(l->path))
+                goto bad_record;
+            spec->n_landlock_rules++;
+            break;
+        }
         case SBX_REC_CGROUP_UNIFIED:
             if (spec->cgroup_unified != NULL || (spec->cgroup_unified = take_string(&p, size, &a)) == NULL || !is_absolute_path(spec->cgroup_unified))
                 goto bad_record;
@@ -315,6 +332,8 @@ int spec_parse(const uint8_t *buf, size_t len, struct sbx_spec *spec, char *err,
         return spec_free(spec), fail(err, err_len, "overlay layers given without an overlay root, or an overlay root without its layers");
     if ((spec->root_flags & SBX_ROOT_IDMAP_LAYERS) && (!(spec->root_flags & SBX_ROOT_OVERLAY) || !(spec->namespaces & SBX_NS_USER)))
         return spec_free(spec), fail(err, err_len, "idmapped layers need an overlay root and a user namespace");
+    if (spec->n_landlock_rules > 0 && !spec->has_landlock)
+        return spec_free(spec), fail(err, err_len, "Landlock rules given without Landlock");
     if ((spec->root_flags & SBX_ROOT_OVERLAY) && !(spec->namespaces & SBX_NS_MOUNT))
         return spec_free(spec), fail(err, err_len, "an overlay root needs the mount namespace");
     spec->argv[spec->argc] = NULL;

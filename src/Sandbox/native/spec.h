@@ -61,6 +61,13 @@ struct sbx_spec {
     size_t n_seccomp;
     uint32_t security_flags;
     int has_security;
+    int has_landlock;
+    uint32_t landlock_flags;
+    struct sbx_landlock_rule {
+        uint32_t access;
+        const char *path;
+    } *landlock_rules;
+    size_t n_landlock_rules;
 
     void *arena_; /* owns every string and array above */
 };
