@@ -226,8 +226,9 @@ internal static class HelpText
                                          --ulimit nofile=1024:2048 --ulimit core=-1
               --umask OCTAL            The command's umask (default 022)
                                          --umask 077
-          -u, --user UID[:GID]         Numeric user and group inside the sandbox (default 0:0;
-                                       GID defaults to 0)
+          -u, --user UID[:GID]         Numeric user and group inside the sandbox (default
+                                       65534:65534, nobody; an --image's USER, else 0:0, with
+                                       --image; GID defaults to 0)
                                          -u 1000:1000
           -v, --volume SRC:DST[:ro|:rw]
                                        Mount at DST the host path SRC (absolute, or starting

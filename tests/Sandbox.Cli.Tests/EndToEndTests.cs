@@ -556,7 +556,7 @@ public sealed class EndToEndTests : IDisposable
         string root = CreateBusyboxRoot();
         string[] before = Snapshot(root);
 
-        var result = await Cli.RunAsync("run", "--rootfs", root, "--overlay", "--",
+        var result = await Cli.RunAsync("run", "--rootfs", root, "--overlay", "-u", "0:0", "--",
             "/bin/sh", "-c", "echo new > /new && echo changed > /marker && rm /bin/ls && mkdir /dir && cat /new /marker && [ ! -e /bin/ls ] && [ -d /dir ]");
 
         Assert.Equal(0, result.ExitCode);
@@ -571,8 +571,8 @@ public sealed class EndToEndTests : IDisposable
         string layer = TempPath("box1");
         string[] before = Snapshot(root);
 
-        var first = await Cli.RunAsync("run", "--rootfs", root, "--overlay-dir", layer, "--", "/bin/sh", "-c", "echo kept > /state && rm /marker");
-        var second = await Cli.RunAsync("run", "--rootfs", root, "--overlay-dir", layer, "--", "/bin/sh", "-c", "cat /state; cat /marker");
+        var first = await Cli.RunAsync("run", "--rootfs", root, "--overlay-dir", layer, "-u", "0:0", "--", "/bin/sh", "-c", "echo kept > /state && rm /marker");
+        var second = await Cli.RunAsync("run", "--rootfs", root, "--overlay-dir", layer, "-u", "0:0", "--", "/bin/sh", "-c", "cat /state; cat /marker");
         var ephemeral = await Cli.RunAsync("run", "--rootfs", root, "--overlay", "--", "/bin/cat", "/state");
 
         Assert.Equal(0, first.ExitCode);

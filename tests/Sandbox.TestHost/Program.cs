@@ -57,7 +57,7 @@ switch (args.FirstOrDefault())
         // ephemeral writable layer; print its output and verdict, or the setup error.
         try
         {
-            var result = await new SandboxBuilder().WithOverlayRoot(args.Skip(2)).Build().RunAsync(["/bin/sh", "-c", args[1]]);
+            var result = await new SandboxBuilder().WithOverlayRoot(args.Skip(2)).WithUser(0, 0).Build().RunAsync(["/bin/sh", "-c", args[1]]);
             Console.Write(result.StandardOutput);
             Console.Write(result.StandardError);
             Console.WriteLine($"verdict={result.Verdict} code={result.ExitCode}");

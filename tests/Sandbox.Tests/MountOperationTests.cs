@@ -70,15 +70,15 @@ public class MountOperationTests : IClassFixture<BusyboxRootfs>
     }
 
     [Fact]
-    public async Task A_named_volume_outlives_its_sandbox_and_belongs_to_the_sandboxs_root()
+    public async Task A_named_volume_outlives_its_sandbox_and_belongs_to_the_commands_user()
     {
         using var dir = new TempDirectory();
         var store = new VolumeStore(Path.Combine(dir.Path, "volumes"));
         var sandbox = new SandboxBuilder().WithVolume("cache", "/tmp/cache", store: store).Build();
         await sandbox.OutputOfAsync("echo kept > /tmp/cache/file");
-        Assert.Equal("kept\n0", await sandbox.OutputOfAsync("cat /tmp/cache/file; stat -c %u /tmp/cache"));
+        Assert.Equal("kept\n65534", await sandbox.OutputOfAsync("cat /tmp/cache/file; stat -c %u /tmp/cache"));
         Assert.Equal(["cache"], store.List());
-        // On the host, the volume is the sandbox root's: the host's nobody for a root caller.
+        // On the host, the volume is the command user's: the host's nobody for a root caller.
         var stat = await Tools.RunAsync("stat", "-c", "%u", store.GetPath("cache"));
         Assert.Equal($"{SandboxConfiguration.UnprivilegedHostId}", stat.Trim());
         var readOnly = new SandboxBuilder().WithVolume("cache", "/tmp/cache", readOnly: true, store: store).Build();

@@ -46,7 +46,7 @@ public sealed class OverlayEdgeTests : IClassFixture<BusyboxRootfs>, IDisposable
         await Tools.RunAsync("ln", outside, Path.Combine(root, "linked"));
 
         // A FIFO in an image would block a plain open for writing forever.
-        var overlay = new SandboxBuilder().WithOverlayRoot([_rootfs.Path, layer]).WithMounts(m => m.File("/etc/motd", "hello\n")).WithTimeout(TimeSpan.FromSeconds(20)).Build();
+        var overlay = new SandboxBuilder().WithOverlayRoot([_rootfs.Path, layer]).WithUser(0, 0).WithMounts(m => m.File("/etc/motd", "hello\n")).WithTimeout(TimeSpan.FromSeconds(20)).Build();
         Assert.Equal("hello\nregular file", await overlay.OutputOfAsync("cat /etc/motd; stat -c %F /etc/motd"));
 
         // A hard link in a directory root must be replaced, not written through to its other name.

@@ -12,7 +12,7 @@ public class OverlayTests : IClassFixture<BusyboxRootfs>
     [Fact]
     public async Task Writes_land_in_the_ephemeral_layer_and_the_layer_itself_never_changes()
     {
-        var sandbox = new SandboxBuilder().WithOverlayRoot([_rootfs.Path]).Build();
+        var sandbox = new SandboxBuilder().WithUser(0, 0).WithOverlayRoot([_rootfs.Path]).Build();
         string output = await sandbox.OutputOfAsync(
             "echo changed > /etc/marker && cat /etc/marker; touch /new-file && echo created; rm /bin/touch && echo removed; " +
             "grep ' / ' /proc/self/mountinfo | grep -o ' - overlay '");
@@ -29,7 +29,7 @@ public class OverlayTests : IClassFixture<BusyboxRootfs>
     {
         // The test runs as root, so the sandbox's root is host uid 65534: without idmapped
         // layers, /etc/marker (host uid 0) would show as the overflow uid and be read-only.
-        string output = await new SandboxBuilder().WithOverlayRoot([_rootfs.Path]).Build()
+        string output = await new SandboxBuilder().WithUser(0, 0).WithOverlayRoot([_rootfs.Path]).Build()
             .OutputOfAsync("stat -c '%u:%g' /etc/marker; cat /proc/self/uid_map | tr -s ' '; echo more >> /etc/marker && tail -n1 /etc/marker");
         var lines = output.Split('\n');
         Assert.Equal("0:0", lines[0]);
@@ -40,7 +40,7 @@ public class OverlayTests : IClassFixture<BusyboxRootfs>
     [Fact]
     public async Task Concurrent_sandboxes_share_one_layer_without_seeing_each_others_writes()
     {
-        var sandbox = new SandboxBuilder().WithOverlayRoot([_rootfs.Path]).Build();
+        var sandbox = new SandboxBuilder().WithUser(0, 0).WithOverlayRoot([_rootfs.Path]).Build();
         var runs = Enumerable.Range(0, 8).Select(i => sandbox.OutputOfAsync($"echo {i} > /etc/who; sleep 0.2; cat /etc/who; ls /etc | wc -l")).ToList();
         var outputs = await Task.WhenAll(runs);
         for (int i = 0; i < outputs.Length; i++)
@@ -52,7 +52,7 @@ public class OverlayTests : IClassFixture<BusyboxRootfs>
     {
         using var dir = new TempDirectory();
         string state = Path.Combine(dir.Path, "container");
-        var sandbox = new SandboxBuilder().WithOverlayRoot([_rootfs.Path], OverlayUpper.Directory(state)).Build();
+        var sandbox = new SandboxBuilder().WithUser(0, 0).WithOverlayRoot([_rootfs.Path], OverlayUpper.Directory(state)).Build();
         await sandbox.OutputOfAsync("echo first > /data/kept; rm /etc/marker");
         Assert.Equal("first\nmarker-gone", await sandbox.OutputOfAsync("cat /data/kept; test -e /etc/marker && echo marker || echo marker-gone"));
         Assert.Equal("first\n", File.ReadAllText(Path.Combine(state, "upper", "data", "kept")));
@@ -62,7 +62,7 @@ public class OverlayTests : IClassFixture<BusyboxRootfs>
     [Fact]
     public async Task A_read_only_overlay_refuses_writes_but_its_mounts_work()
     {
-        var sandbox = new SandboxBuilder().WithOverlayRoot([_rootfs.Path], OverlayUpper.None).WithTmpfs("/scratch/deep").Build();
+        var sandbox = new SandboxBuilder().WithUser(0, 0).WithOverlayRoot([_rootfs.Path], OverlayUpper.None).WithTmpfs("/scratch/deep").Build();
         var r = await sandbox.ShAsync("touch /etc/x 2>&1; touch /scratch/deep/ok && echo scratch-ok; touch /tmp/ok && echo tmp-ok");
         Assert.Contains("Read-only file system", r.StandardOutput);
         Assert.Contains("scratch-ok\ntmp-ok", r.StandardOutput);
@@ -72,7 +72,7 @@ public class OverlayTests : IClassFixture<BusyboxRootfs>
     [Fact]
     public async Task The_ephemeral_layer_is_capped_at_its_size()
     {
-        var sandbox = new SandboxBuilder().WithOverlayRoot([_rootfs.Path], OverlayUpper.Ephemeral(2 * 1024 * 1024)).Build();
+        var sandbox = new SandboxBuilder().WithUser(0, 0).WithOverlayRoot([_rootfs.Path], OverlayUpper.Ephemeral(2 * 1024 * 1024)).Build();
         var r = await sandbox.ShAsync("cat /bin/busybox /bin/busybox /bin/busybox > /big; echo rc=$?");
         Assert.Contains("No space left on device", r.StandardError);
         Assert.Equal("rc=1", r.StandardOutput.Trim());
@@ -92,7 +92,7 @@ public class OverlayTests : IClassFixture<BusyboxRootfs>
         File.CreateSymbolicLink(Path.Combine(top, "bin", "sh"), "busybox");
         File.CreateSymbolicLink(Path.Combine(top, "bin", "ls"), "busybox");
 
-        string output = await new SandboxBuilder().WithOverlayRoot([_rootfs.Path, top]).Build()
+        string output = await new SandboxBuilder().WithUser(0, 0).WithOverlayRoot([_rootfs.Path, top]).Build()
             .OutputOfAsync("ls /etc | sort | paste -sd' '; ls /bin | sort | paste -sd' '");
         Assert.Equal("top-only\nbusybox ls sh", output); // marker whited out; /bin opaque: no cat, id, ...
     }
@@ -114,13 +114,13 @@ public class OverlayTests : IClassFixture<BusyboxRootfs>
     [Fact]
     public async Task Bad_overlay_settings_name_the_setting()
     {
-        var e = Assert.Throws<SandboxConfigurationException>(() => new SandboxBuilder().WithOverlayRoot([]).Build());
+        var e = Assert.Throws<SandboxConfigurationException>(() => new SandboxBuilder().WithUser(0, 0).WithOverlayRoot([]).Build());
         Assert.Contains("root.layers", e.Message);
-        e = Assert.Throws<SandboxConfigurationException>(() => new SandboxBuilder().WithOverlayRoot(["/no/such/layer"]).Build());
+        e = Assert.Throws<SandboxConfigurationException>(() => new SandboxBuilder().WithUser(0, 0).WithOverlayRoot(["/no/such/layer"]).Build());
         Assert.Contains("root.layers[0]", e.Message);
-        e = Assert.Throws<SandboxConfigurationException>(() => new SandboxBuilder().WithOverlayRoot([_rootfs.Path], OverlayUpper.Directory(Path.Combine(_rootfs.Path, "data"))).Build());
+        e = Assert.Throws<SandboxConfigurationException>(() => new SandboxBuilder().WithUser(0, 0).WithOverlayRoot([_rootfs.Path], OverlayUpper.Directory(Path.Combine(_rootfs.Path, "data"))).Build());
         Assert.Contains("root.upper", e.Message);
-        e = Assert.Throws<SandboxConfigurationException>(() => new SandboxBuilder().WithOverlayRoot([_rootfs.Path], OverlayUpper.Ephemeral(0)).Build());
+        e = Assert.Throws<SandboxConfigurationException>(() => new SandboxBuilder().WithUser(0, 0).WithOverlayRoot([_rootfs.Path], OverlayUpper.Ephemeral(0)).Build());
         Assert.Contains("root.upper.size", e.Message);
         await Task.CompletedTask;
     }
@@ -145,7 +145,7 @@ public class OverlayTests : IClassFixture<BusyboxRootfs>
         foreach (var upper in new[] { "to-layer", "to-data", "to-parent", "to-layer/state", "to-data/deeper/state" })
         {
             var e = await Assert.ThrowsAnyAsync<SandboxException>(() =>
-                new SandboxBuilder().WithOverlayRoot([layer], OverlayUpper.Directory(Path.Combine(dir.Path, upper))).Build().RunAsync(["/bin/sh", "-c", "echo pwned > /pwned"]));
+                new SandboxBuilder().WithUser(0, 0).WithOverlayRoot([layer], OverlayUpper.Directory(Path.Combine(dir.Path, upper))).Build().RunAsync(["/bin/sh", "-c", "echo pwned > /pwned"]));
             Assert.Contains("root.upper", e.Message);
             Assert.Equal(before, Snapshot(layer));
         }
@@ -167,7 +167,7 @@ public class OverlayTests : IClassFixture<BusyboxRootfs>
 
         foreach (var upper in new[] { "to-data", "to-layer/state", "state" })
         {
-            var config = new SandboxBuilder().WithOverlayRoot([layer], OverlayUpper.Directory(Path.Combine(dir.Path, upper))).Configuration;
+            var config = new SandboxBuilder().WithUser(0, 0).WithOverlayRoot([layer], OverlayUpper.Directory(Path.Combine(dir.Path, upper))).Configuration;
             var e = Assert.Throws<SandboxException>(() => SandboxStorage.Prepare(config, HostIdentity.Current));
             Assert.Contains("root.upper", e.Message);
             Assert.Equal(before, Snapshot(layer));
@@ -181,7 +181,7 @@ public class OverlayTests : IClassFixture<BusyboxRootfs>
     public async Task A_persistent_layer_in_use_is_refused_by_a_second_sandbox_with_a_clear_error()
     {
         using var dir = new TempDirectory();
-        var sandbox = new SandboxBuilder().WithOverlayRoot([_rootfs.Path], OverlayUpper.Directory(Path.Combine(dir.Path, "c"))).Build();
+        var sandbox = new SandboxBuilder().WithUser(0, 0).WithOverlayRoot([_rootfs.Path], OverlayUpper.Directory(Path.Combine(dir.Path, "c"))).Build();
         await using var first = await sandbox.StartAsync(["/bin/sleep", "30"]);
         var e = await Assert.ThrowsAsync<SandboxException>(() => sandbox.RunAsync(["/bin/true"]));
         Assert.Equal("mount the overlay root", e.Step);

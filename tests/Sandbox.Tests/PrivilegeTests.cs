@@ -75,7 +75,7 @@ public class PrivilegeTests
     {
         var sandbox = new SandboxBuilder().WithSupplementaryGroups(10, 20).WithUmask(0x3F /* 077 */)
             .WithUidMappings(new IdMapping(0, 100000, 65536)).WithGidMappings(new IdMapping(0, 100000, 65536)).Build();
-        Assert.Equal("0 10 20\n0077\n600", await sandbox.OutputOfAsync("id -G; umask; touch /tmp/f && stat -c %a /tmp/f"));
+        Assert.Equal("65534 10 20\n0077\n600", await sandbox.OutputOfAsync("id -G; umask; touch /tmp/f && stat -c %a /tmp/f"));
     }
 
     [Fact]

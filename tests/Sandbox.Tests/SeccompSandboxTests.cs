@@ -77,7 +77,7 @@ public class SeccompSandboxTests
             .Allow("execve").Allow("exit_group").Allow("exit").Allow("brk").Allow("arch_prctl").Allow("set_tid_address")
             .Allow("getuid").Allow("geteuid").Allow("getgid").Allow("getegid").Allow("getpid").Allow("getppid")
             .Allow("rt_sigaction").Allow("rt_sigprocmask").Allow("prlimit64").Allow("mmap").Allow("munmap").Allow("uname")
-            .Allow("readlinkat").Allow("readlink").Allow("prctl").Allow("set_robust_list").Allow("rseq").Allow("mprotect").Allow("getrandom");
+            .Allow("readlinkat").Allow("readlink").Allow("prctl").Allow("newfstatat").Allow("setuid").Allow("setgid").Allow("set_robust_list").Allow("rseq").Allow("mprotect").Allow("getrandom");
         var r = await new SandboxBuilder().WithSeccomp(policy).Build().RunAsync(["/bin/busybox", "true"]);
         Assert.True(r.IsSuccess, $"{r}");
         r = await new SandboxBuilder().WithSeccomp(policy).Build().RunAsync(["/bin/busybox", "ls", "/"]);

@@ -5,10 +5,17 @@ namespace Sandboxing.Tests;
 public class UserMappingTests
 {
     [Fact]
-    public async Task By_default_root_inside_is_the_hosts_nobody_for_a_root_caller()
+    public async Task By_default_the_command_is_nobody_inside_and_the_hosts_nobody_for_a_root_caller()
     {
         string output = await new SandboxBuilder().Build().OutputOfAsync("id -u; id -g; cat /proc/self/uid_map /proc/self/gid_map | tr -s ' '");
-        Assert.Equal(["0", "0", " 0 65534 1", " 0 65534 1"], output.Split('\n'));
+        Assert.Equal(["65534", "65534", " 65534 65534 1", " 65534 65534 1"], output.Split('\n'));
+    }
+
+    [Fact]
+    public async Task Root_inside_is_asked_for_and_is_still_the_hosts_nobody()
+    {
+        string output = await new SandboxBuilder().WithUser(0, 0).Build().OutputOfAsync("id -u; id -g; cat /proc/self/uid_map /proc/self/gid_map | tr -s ' '; echo $HOME");
+        Assert.Equal(["0", "0", " 0 65534 1", " 0 65534 1", "/root"], output.Split('\n'));
     }
 
     [Fact]
@@ -21,7 +28,7 @@ public class UserMappingTests
     [Fact]
     public async Task Root_inside_can_be_made_root_outside_only_explicitly()
     {
-        var sandbox = new SandboxBuilder().WithUidMappings(new IdMapping(0, 0, 1)).WithGidMappings(new IdMapping(0, 0, 1)).Build();
+        var sandbox = new SandboxBuilder().WithUidMappings(new IdMapping(0, 0, 1)).WithGidMappings(new IdMapping(0, 0, 1)).WithUser(0, 0).Build();
         Assert.Equal("0 0 1", string.Join(' ', (await sandbox.OutputOfAsync("cat /proc/self/uid_map")).Split(' ', StringSplitOptions.RemoveEmptyEntries)));
     }
 
@@ -43,14 +50,14 @@ public class UserMappingTests
     }
 
     [Fact]
-    public async Task An_unprivileged_caller_is_root_inside_its_own_user_namespace()
+    public async Task An_unprivileged_caller_is_nobody_inside_its_own_user_namespace_by_default()
     {
         var (code, output, error) = await TestHostProcess.RunAsync(TestHostProcess.AsNobody, "probe");
         Assert.True(code == 0, error);
         var lines = output.Trim().Split('\n').Select(l => string.Join(' ', l.Split(' ', StringSplitOptions.RemoveEmptyEntries))).ToArray();
-        Assert.Equal("0", lines[0]);
-        Assert.Equal("0", lines[1]);
-        Assert.Equal("0 65534 1", lines[2]);
+        Assert.Equal("65534", lines[0]);
+        Assert.Equal("65534", lines[1]);
+        Assert.Equal("65534 65534 1", lines[2]);
         Assert.Equal("sandbox", lines[3]);
         Assert.Equal("pid=2", lines[4]);
         Assert.Equal("usr-readonly", lines[5]);

@@ -103,8 +103,8 @@ internal static class ConfigurationValidator
 
         ValidateMappings("uidMappings", config.UidMappings, caller.EffectiveUid, caller, "uid");
         ValidateMappings("gidMappings", config.GidMappings, caller.EffectiveGid, caller, "gid");
-        CheckMapped("uid", config.Uid ?? 0, config.UidMappings);
-        CheckMapped("gid", config.Gid ?? 0, config.GidMappings);
+        CheckMapped("uid", config.CommandUid, config.UidMappings);
+        CheckMapped("gid", config.CommandGid, config.GidMappings);
     }
 
     private static void ValidatePrivileges(SandboxConfiguration config, HostIdentity caller)

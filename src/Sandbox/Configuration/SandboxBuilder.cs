@@ -54,9 +54,10 @@ public sealed class SandboxBuilder
 
     /// <summary>Runs the command as <paramref name="uid"/>:<paramref name="gid"/> inside the sandbox.</summary>
     /// <remarks>
-    /// Without explicit mappings this uid and gid are mapped to the calling user when it is
-    /// unprivileged (the command's files on writable binds then belong to the caller), and
-    /// to the host's nobody (65534) when the caller is root.
+    /// The default is 65534:65534 (nobody) inside. Without explicit mappings this uid and gid are
+    /// mapped to the calling user when it is unprivileged (the command's files on writable binds
+    /// then belong to the caller), and to the host's nobody (65534) when the caller is root.
+    /// <c>WithUser(0, 0)</c> gives a root inside that is still powerless outside.
     /// </remarks>
     [Pure]
     public SandboxBuilder WithUser(uint uid, uint gid) => With(Configuration with { Uid = uid, Gid = gid });
@@ -122,11 +123,9 @@ public sealed class SandboxBuilder
             DefaultCommand = c.Cmd,
             Mounts = workdir == "/" ? Configuration.Mounts : Configuration.Mounts.Add(new DirectoryEntry(workdir)),
         };
-        if (!string.IsNullOrEmpty(c.User))
-        {
-            var (uid, gid) = ImageUser.Resolve(image, c.User);
-            config = config with { Uid = uid, Gid = gid };
-        }
+        // Root inside unless the image names a user: docker's rule, and what images expect.
+        var (uid, gid) = string.IsNullOrEmpty(c.User) ? (0u, 0u) : ImageUser.Resolve(image, c.User);
+        config = config with { Uid = uid, Gid = gid };
         return With(config);
     }
 

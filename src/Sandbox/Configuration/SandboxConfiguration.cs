@@ -73,7 +73,7 @@ public sealed record SandboxConfiguration
     public string? Hostname { get; init; }
 
     /// <summary>
-    /// uid_map lines. Empty: <see cref="Uid"/> (root by default) is mapped to the calling user
+    /// uid_map lines. Empty: <see cref="Uid"/> (nobody by default) is mapped to the calling user
     /// when the caller is unprivileged, and to <see cref="UnprivilegedHostId"/> when the caller
     /// is root, so root inside is never root outside unless asked.
     /// </summary>
@@ -83,16 +83,30 @@ public sealed record SandboxConfiguration
     public ImmutableArray<IdMapping> GidMappings { get; init; } = [];
 
     /// <summary>
-    /// The uid the command runs as, inside the sandbox. <see langword="null"/>: root (0) with a
-    /// user namespace, the caller's own uid without one.
+    /// The uid and gid a command runs as inside a user namespace unless <see cref="Uid"/> and
+    /// <see cref="Gid"/> say otherwise: 65534, "nobody". A code runner's command needs no root,
+    /// not even a powerless one; ask for root inside with <c>WithUser(0, 0)</c> (images run as
+    /// root unless their USER says otherwise, as with docker).
+    /// </summary>
+    public const uint DefaultCommandId = 65534;
+
+    /// <summary>
+    /// The uid the command runs as, inside the sandbox. <see langword="null"/>:
+    /// <see cref="DefaultCommandId"/> (nobody) with a user namespace, the caller's own uid without one.
     /// </summary>
     public uint? Uid { get; init; }
 
     /// <summary>
-    /// The gid the command runs as, inside the sandbox. <see langword="null"/>: 0 with a user
-    /// namespace, the caller's own gid without one.
+    /// The gid the command runs as, inside the sandbox. <see langword="null"/>:
+    /// <see cref="DefaultCommandId"/> with a user namespace, the caller's own gid without one.
     /// </summary>
     public uint? Gid { get; init; }
+
+    /// <summary>The uid the command runs as inside a user namespace: <see cref="Uid"/> or the default.</summary>
+    internal uint CommandUid => Uid ?? DefaultCommandId;
+
+    /// <summary>The gid the command runs as inside a user namespace: <see cref="Gid"/> or the default.</summary>
+    internal uint CommandGid => Gid ?? DefaultCommandId;
 
     /// <summary>The root filesystem. The host's, read-only, by default.</summary>
     public SandboxRoot Root { get; init; } = SandboxRoot.HostReadOnly;

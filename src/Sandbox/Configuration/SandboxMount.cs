@@ -117,7 +117,7 @@ public sealed record MqueueMount : SandboxMount
 /// <summary>
 /// A named volume: a directory the library keeps in a <see cref="VolumeStore"/> and binds
 /// read-write (or read-only) into the sandbox; its contents outlive the sandbox. Created on
-/// first use, owned by the sandbox's root user.
+/// first use, owned by the user the sandbox's command runs as.
 /// </summary>
 public sealed record VolumeMount : SandboxMount
 {

@@ -41,7 +41,7 @@ internal sealed class SpecWriter
                 IdMapRecord(RecUidMap, m);
             foreach (var m in gidMaps)
                 IdMapRecord(RecGidMap, m);
-            UserRecord(config.Uid ?? 0, config.Gid ?? 0);
+            UserRecord(config.CommandUid, config.CommandGid);
         }
         else if (config.Uid is not null || config.Gid is not null)
         {
@@ -110,7 +110,7 @@ internal sealed class SpecWriter
     /// </summary>
     internal static (IReadOnlyList<IdMapping> Uid, IReadOnlyList<IdMapping> Gid) EffectiveMappings(SandboxConfiguration config, HostIdentity caller)
     {
-        uint uid = config.Uid ?? 0, gid = config.Gid ?? 0;
+        uint uid = config.CommandUid, gid = config.CommandGid;
         uint outsideUid = caller.IsRoot ? SandboxConfiguration.UnprivilegedHostId : caller.EffectiveUid;
         uint outsideGid = caller.IsRoot ? SandboxConfiguration.UnprivilegedHostId : caller.EffectiveGid;
         return (config.UidMappings.IsEmpty ? [new IdMapping(uid, outsideUid, 1)] : config.UidMappings,
@@ -126,12 +126,22 @@ internal sealed class SpecWriter
         if (!config.Has(SandboxNamespaces.User))
             return (config.Uid ?? caller.EffectiveUid, config.Gid ?? caller.EffectiveGid);
         var (uidMaps, gidMaps) = EffectiveMappings(config, caller);
-        return (ToHost(uidMaps, 0) ?? ToHost(uidMaps, config.Uid ?? 0) ?? caller.EffectiveUid,
-                ToHost(gidMaps, 0) ?? ToHost(gidMaps, config.Gid ?? 0) ?? caller.EffectiveGid);
+        return (ToHost(uidMaps, 0) ?? ToHost(uidMaps, config.CommandUid) ?? caller.EffectiveUid,
+                ToHost(gidMaps, 0) ?? ToHost(gidMaps, config.CommandGid) ?? caller.EffectiveGid);
 
-        static uint? ToHost(IReadOnlyList<IdMapping> maps, uint inside) =>
-            maps.FirstOrDefault(m => inside >= m.InsideId && inside - m.InsideId < m.Count) is { } m ? m.OutsideId + (inside - m.InsideId) : null;
     }
+
+    /// <summary>The host uid and gid of the command's own user (the caller's without a user namespace).</summary>
+    internal static (uint Uid, uint Gid) HostOwnerOfCommand(SandboxConfiguration config, HostIdentity caller)
+    {
+        if (!config.Has(SandboxNamespaces.User))
+            return (config.Uid ?? caller.EffectiveUid, config.Gid ?? caller.EffectiveGid);
+        var (uidMaps, gidMaps) = EffectiveMappings(config, caller);
+        return (ToHost(uidMaps, config.CommandUid) ?? caller.EffectiveUid, ToHost(gidMaps, config.CommandGid) ?? caller.EffectiveGid);
+    }
+
+    private static uint? ToHost(IReadOnlyList<IdMapping> maps, uint inside) =>
+        maps.FirstOrDefault(m => inside >= m.InsideId && inside - m.InsideId < m.Count) is { } m ? m.OutsideId + (inside - m.InsideId) : null;
 
     /// <summary>
     /// Whether the helper gives an overlay's layers idmapped mounts: when it runs as root and the
@@ -231,7 +241,7 @@ internal sealed class SpecWriter
         if (!env.ContainsKey("PATH"))
             env = env.Add("PATH", SandboxConfiguration.DefaultPath);
         if (!env.ContainsKey("HOME"))
-            env = env.Add("HOME", (config.Uid ?? 0) == 0 && config.Has(SandboxNamespaces.User) ? "/root" : "/");
+            env = env.Add("HOME", config.CommandUid == 0 && config.Has(SandboxNamespaces.User) ? "/root" : "/");
         return env;
     }
 

@@ -16,13 +16,15 @@ internal static class SandboxStorage
         if (!OperatingSystem.IsLinux())
             throw new PlatformNotSupportedException("Sandboxes run only on Linux.");
         var (uid, gid) = SpecWriter.HostOwnerOfSandboxRoot(config, caller);
+        // A volume belongs to the user the command runs as, who is the one to write it.
+        var (commandUid, commandGid) = SpecWriter.HostOwnerOfCommand(config, caller);
         foreach (var mount in config.Mounts)
         {
             if (mount is not VolumeMount volume)
                 continue;
             try
             {
-                volume.Store.Ensure(volume.Name, uid, gid);
+                volume.Store.Ensure(volume.Name, commandUid, commandGid);
             }
             catch (Exception e) when (e is IOException or UnauthorizedAccessException)
             {

@@ -7,7 +7,7 @@ namespace Sandboxing;
 /// <summary>
 /// Named volumes: directories the library keeps under one root and binds into sandboxes by
 /// name (docker's <c>--volume NAME:/path</c>). A volume is created on first use, owned by the
-/// user that is root inside the sandbox using it, and kept until <see cref="Remove"/>.
+/// user the first sandbox using it runs its command as, and kept until <see cref="Remove"/>.
 /// </summary>
 /// <remarks>
 /// The root directory is private to the caller (mode 0700): a volume belongs to the host user
@@ -107,7 +107,7 @@ public sealed partial class VolumeStore
 
     /// <summary>
     /// Creates the volume when missing, owned by host <paramref name="ownerUid"/>:<paramref name="ownerGid"/>
-    /// (the sandbox's root), and returns its path.
+    /// (the sandbox command's user), and returns its path.
     /// </summary>
     internal string Ensure(string name, uint ownerUid, uint ownerGid)
     {
