@@ -50,7 +50,7 @@ public class MountOperationTests : IClassFixture<BusyboxRootfs>
     {
         using var root = new TempDirectory();
         using var host = new TempDirectory();
-        CopyRootfs(_rootfs.Path, root.Path);
+        Images.TestImages.CopyTree(_rootfs.Path, root.Path);
         File.CreateSymbolicLink(Path.Combine(root.Path, "escape"), host.Path);       // a directory link to a host path
         File.WriteAllText(Path.Combine(host.Path, "victim"), "host\n");
         File.CreateSymbolicLink(Path.Combine(root.Path, "file-link"), Path.Combine(host.Path, "victim"));
@@ -102,19 +102,5 @@ public class MountOperationTests : IClassFixture<BusyboxRootfs>
         Assert.Contains("mounts[4].mode", e.Message);
         e = Assert.Throws<SandboxConfigurationException>(() => new SandboxBuilder().WithoutNamespaces(SandboxNamespaces.Ipc).WithMounts(m => m.Mqueue()).Build());
         Assert.Contains("IPC namespace", e.Message);
-    }
-
-    private static void CopyRootfs(string from, string to)
-    {
-        foreach (var dir in Directory.EnumerateDirectories(from, "*", SearchOption.AllDirectories))
-            Directory.CreateDirectory(Path.Combine(to, Path.GetRelativePath(from, dir)));
-        foreach (var file in Directory.EnumerateFiles(from, "*", SearchOption.AllDirectories))
-        {
-            string dest = Path.Combine(to, Path.GetRelativePath(from, file));
-            if (new FileInfo(file).LinkTarget is { } link)
-                File.CreateSymbolicLink(dest, link);
-            else
-                File.Copy(file, dest);
-        }
     }
 }

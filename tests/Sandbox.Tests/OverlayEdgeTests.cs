@@ -39,7 +39,7 @@ public sealed class OverlayEdgeTests : IClassFixture<BusyboxRootfs>, IDisposable
         string layer = Directory.CreateDirectory(Path.Combine(_dir.Path, "hostile", "etc")).Parent!.FullName;
         await Tools.RunAsync("mkfifo", Path.Combine(layer, "etc", "motd"));
         string root = Path.Combine(_dir.Path, "root");
-        TestImagesCopy(_rootfs.Path, root);
+        Images.TestImages.CopyTree(_rootfs.Path, root);
         File.SetUnixFileMode(root, (UnixFileMode)0x1FF); // a root caller's sandbox is the host's nobody
         string outside = Path.Combine(_dir.Path, "outside");
         File.WriteAllText(outside, "host\n");
@@ -53,19 +53,5 @@ public sealed class OverlayEdgeTests : IClassFixture<BusyboxRootfs>, IDisposable
         var directory = new SandboxBuilder().WithRootFilesystem(root).WithMounts(m => m.File("/linked", "sandbox\n")).Build();
         Assert.Equal("sandbox", await directory.OutputOfAsync("cat /linked"));
         Assert.Equal("host\n", File.ReadAllText(outside));
-    }
-
-    private static void TestImagesCopy(string from, string to)
-    {
-        foreach (var dir in Directory.EnumerateDirectories(from, "*", SearchOption.AllDirectories))
-            Directory.CreateDirectory(Path.Combine(to, Path.GetRelativePath(from, dir)));
-        foreach (var file in Directory.EnumerateFiles(from, "*", SearchOption.AllDirectories))
-        {
-            string dest = Path.Combine(to, Path.GetRelativePath(from, file));
-            if (new FileInfo(file).LinkTarget is { } link)
-                File.CreateSymbolicLink(dest, link);
-            else
-                File.Copy(file, dest);
-        }
     }
 }
