@@ -74,6 +74,7 @@ internal static class HelperErrors
         (StepMountTarget, EROFS) => "The mount target does not exist and the root filesystem is read-only, so it cannot be created. Create the directory in the root filesystem, or mount under a writable place such as /tmp.",
         (StepMountTarget, ENOENT) => "A component of the mount target is a dangling symbolic link inside the root filesystem; links are resolved inside it, never on the host.",
         (StepMountTarget, 40 /* ELOOP */) => "A symbolic link in the mount target's path loops when resolved inside the root filesystem (for example an absolute link to a host path); links are never followed out to the host.",
+        (StepMountTarget, EACCES) => "The sandbox's user (the caller, or the host's nobody for a root caller) cannot search a directory on the way to the target: the root filesystem directory and the directories in it must be searchable by that user (chmod 755), or create the target beforehand.",
         (StepMountTarget, ENOTDIR) => "A component of the mount target is a file, or a directory is mounted onto a file (or the other way round).",
         (StepMountBind, EINVAL) => "In a user namespace the kernel refuses a non-recursive bind of a directory that has mounts below it (it would reveal what they cover): bind it recursively.",
         (StepMountBind, ENOENT) => "The bind mount source disappeared after validation, or is not visible to the sandbox's user.",
