@@ -38,6 +38,7 @@ internal sealed record RunReport(
         SandboxVerdict.TimedOut => "timedout",
         SandboxVerdict.Canceled => "canceled",
         SandboxVerdict.MemoryLimitExceeded => "memorylimitexceeded",
+        SandboxVerdict.OutputLimitExceeded => "outputlimitexceeded",
         _ => verdict.ToString().ToLowerInvariant(),
     };
 }
@@ -46,7 +47,7 @@ internal sealed record RunReport(
 /// The report's "usage": what the sandbox's cgroup accounted for all its processes together.
 /// A figure the kernel does not report (memory peak before Linux 5.19 on cgroup v2) is null.
 /// </summary>
-/// <param name="LimitsHit">Of "memory", "pids" and "walltime", those the run ran into.</param>
+/// <param name="LimitsHit">Of "memory", "pids", "walltime" and "output", those the run ran into.</param>
 internal sealed record UsageReport(
     double? CpuUserMs,
     double? CpuSystemMs,
@@ -73,6 +74,8 @@ internal sealed record UsageReport(
             names.Add("pids");
         if (limits.HasFlag(SandboxLimits.WallTime))
             names.Add("walltime");
+        if (limits.HasFlag(SandboxLimits.Output))
+            names.Add("output");
         return names;
     }
 }

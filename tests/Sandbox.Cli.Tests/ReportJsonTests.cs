@@ -71,6 +71,7 @@ public class ReportJsonTests
     [InlineData(SandboxLimits.Memory, new[] { "memory" })]
     [InlineData(SandboxLimits.Pids, new[] { "pids" })]
     [InlineData(SandboxLimits.WallTime, new[] { "walltime" })]
+    [InlineData(SandboxLimits.Output, new[] { "output" })]
     [InlineData(SandboxLimits.WallTime | SandboxLimits.Pids | SandboxLimits.Memory, new[] { "memory", "pids", "walltime" })]
     public void Limits_hit_are_lowercase_words_in_a_fixed_order(SandboxLimits limits, string[] names)
     {
@@ -101,6 +102,7 @@ public class ReportJsonTests
     [InlineData(SandboxVerdict.TimedOut, "timedout")]
     [InlineData(SandboxVerdict.Canceled, "canceled")]
     [InlineData(SandboxVerdict.MemoryLimitExceeded, "memorylimitexceeded")]
+    [InlineData(SandboxVerdict.OutputLimitExceeded, "outputlimitexceeded")]
     public void Verdicts_are_lowercase_words(SandboxVerdict verdict, string name)
     {
         Assert.Equal(name, RunReport.VerdictName(verdict));

@@ -8,16 +8,20 @@ public sealed class SandboxOutput
     /// <summary>How much <see cref="Capture"/> keeps per stream: 64 MiB. The rest is read and dropped.</summary>
     public const long DefaultCaptureLimitBytes = 64L * 1024 * 1024;
 
-    private SandboxOutput(OutputKind kind, Stream? stream = null, string? path = null, bool append = false, long captureLimit = DefaultCaptureLimitBytes)
+    private SandboxOutput(OutputKind kind, Stream? stream = null, string? path = null, bool append = false, long captureLimit = DefaultCaptureLimitBytes, bool killOnOverflow = false)
     {
         Kind = kind;
         Stream = stream;
         Path = path;
         Append = append;
         CaptureLimit = captureLimit;
+        KillOnOverflow = killOnOverflow;
     }
 
     internal long CaptureLimit { get; }
+
+    /// <summary>Whether output past <see cref="CaptureLimit"/> kills the sandbox (verdict OutputLimitExceeded).</summary>
+    internal bool KillOnOverflow { get; }
 
     internal OutputKind Kind { get; }
     internal Stream? Stream { get; }
@@ -41,9 +45,17 @@ public sealed class SandboxOutput
     /// Like <see cref="Capture"/>, keeping at most <paramref name="maxBytes"/>; what comes after is
     /// read (so the command never blocks) and dropped, and the result says it was truncated.
     /// </summary>
-    public static SandboxOutput CaptureUpTo(long maxBytes) =>
+    public static SandboxOutput CaptureUpTo(long maxBytes) => CaptureUpTo(maxBytes, killOnOverflow: false);
+
+    /// <summary>
+    /// Like <see cref="Capture"/>, keeping at most <paramref name="maxBytes"/>. With
+    /// <paramref name="killOnOverflow"/>, the first byte past the limit kills the whole sandbox and
+    /// the run's verdict is <see cref="SandboxVerdict.OutputLimitExceeded"/> (a code runner's output
+    /// limit); otherwise the rest is read and dropped, and the result says it was truncated.
+    /// </summary>
+    public static SandboxOutput CaptureUpTo(long maxBytes, bool killOnOverflow) =>
         maxBytes is >= 0 and <= int.MaxValue
-            ? new(OutputKind.Capture, captureLimit: maxBytes)
+            ? new(OutputKind.Capture, captureLimit: maxBytes, killOnOverflow: killOnOverflow)
             : throw new ArgumentOutOfRangeException(nameof(maxBytes), maxBytes, "Between 0 and 2 GiB.");
 
     /// <summary>

@@ -28,6 +28,7 @@ public sealed class SandboxProcess : IAsyncDisposable
     private readonly CancellationTokenRegistration _cancellation;
     private readonly ISandboxCgroup? _cgroup;
     private int _killRequested;
+    private int _outputLimitHit;
     private bool _cgroupClosing;
 
     private SandboxProcess(LaunchedHelper helper, ISandboxCgroup? cgroup, SandboxConfiguration config, string id, int pid, long startTimestamp, DateTimeOffset startTime, Message? earlyExit, CancellationToken cancellationToken)
@@ -41,8 +42,8 @@ public sealed class SandboxProcess : IAsyncDisposable
         StartTime = startTime;
 
         var pumps = new List<Task>(2);
-        _capturedOutput = StartOutputPump(config.StandardOutput, helper.StandardOutput, pumps);
-        _capturedError = StartOutputPump(config.StandardError, helper.StandardError, pumps);
+        _capturedOutput = StartOutputPump(config.StandardOutput, helper.StandardOutput, pumps, OnOutputOverflow);
+        _capturedError = StartOutputPump(config.StandardError, helper.StandardError, pumps, OnOutputOverflow);
         _outputPumps = Task.WhenAll(pumps);
         StartInputPump(config.StandardInput, helper.StandardInput);
 
@@ -249,6 +250,13 @@ public sealed class SandboxProcess : IAsyncDisposable
         }
     }
 
+    /// <summary>A capture with killOnOverflow passed its limit: the verdict is decided here, then the sandbox dies.</summary>
+    private void OnOutputOverflow()
+    {
+        if (Interlocked.Exchange(ref _outputLimitHit, 1) == 0)
+            RequestKill();
+    }
+
     private void RequestKill()
     {
         if (Interlocked.Exchange(ref _killRequested, 1) != 0 || HasExited)
@@ -449,6 +457,9 @@ public sealed class SandboxProcess : IAsyncDisposable
             var verdict = (e.C, e.A) switch
             {
                 (ReasonTimeout, _) => SandboxVerdict.TimedOut,
+                // Past the output limit is the verdict even when the command exited before the
+                // kill reached it: what it printed is not what it was allowed to.
+                _ when Volatile.Read(ref _outputLimitHit) != 0 => SandboxVerdict.OutputLimitExceeded,
                 (ReasonKilled, _) => SandboxVerdict.Canceled,
                 _ when oomKilled => SandboxVerdict.MemoryLimitExceeded,
                 (_, ExitSignal) => SandboxVerdict.Signaled,
@@ -463,7 +474,8 @@ public sealed class SandboxProcess : IAsyncDisposable
                 OomKills = events?.OomKills ?? 0,
                 LimitsHit = (oomKilled || events is { MemoryLimitHits: > 0 } ? SandboxLimits.Memory : 0)
                     | (events is { PidsLimitHits: > 0 } ? SandboxLimits.Pids : 0)
-                    | (e.C == ReasonTimeout ? SandboxLimits.WallTime : 0),
+                    | (e.C == ReasonTimeout ? SandboxLimits.WallTime : 0)
+                    | (Volatile.Read(ref _outputLimitHit) != 0 ? SandboxLimits.Output : 0),
             };
             _exit.TrySetResult(new SandboxResult(
                 Id,
@@ -490,8 +502,11 @@ public sealed class SandboxProcess : IAsyncDisposable
     private static string Decode(CappedBuffer? captured) =>
         captured is null ? "" : s_utf8.GetString(captured.GetBuffer(), 0, (int)captured.Length);
 
-    /// <summary>Keeps the first <c>limit</c> bytes written and counts the rest as truncated.</summary>
-    private sealed class CappedBuffer(long limit) : MemoryStream
+    /// <summary>
+    /// Keeps the first <c>limit</c> bytes written and counts the rest as truncated; calls
+    /// <c>onOverflow</c> (if any) the first time something does not fit.
+    /// </summary>
+    private sealed class CappedBuffer(long limit, Action? onOverflow) : MemoryStream
     {
         public bool Truncated { get; private set; }
 
@@ -501,6 +516,8 @@ public sealed class SandboxProcess : IAsyncDisposable
             long room = limit - Length;
             if (count > room)
             {
+                if (!Truncated)
+                    onOverflow?.Invoke();
                 Truncated = true;
                 count = (int)Math.Max(0, room);
             }
@@ -517,14 +534,14 @@ public sealed class SandboxProcess : IAsyncDisposable
         }
     }
 
-    private static CappedBuffer? StartOutputPump(SandboxOutput output, FdStream? pipe, List<Task> pumps)
+    private static CappedBuffer? StartOutputPump(SandboxOutput output, FdStream? pipe, List<Task> pumps, Action onOverflow)
     {
         if (pipe is null)
             return null;
         switch (output.Kind)
         {
             case SandboxOutput.OutputKind.Capture:
-                var captured = new CappedBuffer(output.CaptureLimit);
+                var captured = new CappedBuffer(output.CaptureLimit, output.KillOnOverflow ? onOverflow : null);
                 pumps.Add(CopyAsync(pipe, captured));
                 return captured;
             case SandboxOutput.OutputKind.Stream:

@@ -17,6 +17,12 @@ public enum SandboxVerdict
 
     /// <summary>The kernel's OOM killer killed a process of the sandbox (any, not only the first) at the memory limit.</summary>
     MemoryLimitExceeded,
+
+    /// <summary>
+    /// The command wrote more than a <see cref="SandboxOutput.CaptureUpTo(long, bool)"/> limit
+    /// with killOnOverflow, and the whole sandbox was killed.
+    /// </summary>
+    OutputLimitExceeded,
 }
 
 /// <summary>Limits a run ran into.</summary>
@@ -34,6 +40,9 @@ public enum SandboxLimits
 
     /// <summary>The wall-clock limit.</summary>
     WallTime = 4,
+
+    /// <summary>An output limit (captured output past its cap).</summary>
+    Output = 8,
 }
 
 /// <summary>What a run consumed, from its cgroup's accounting (all its processes together).</summary>

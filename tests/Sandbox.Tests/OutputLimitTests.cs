@@ -1,0 +1,58 @@
+using Sandboxing.Tests.Support;
+
+namespace Sandboxing.Tests;
+
+/// <summary>Output limits: truncate and go on, or kill with a verdict, as a code runner needs.</summary>
+public class OutputLimitTests
+{
+    [Fact]
+    public async Task Output_past_a_killing_limit_ends_the_whole_sandbox_with_its_own_verdict()
+    {
+        var sandbox = new SandboxBuilder()
+            .WithStandardOutput(SandboxOutput.CaptureUpTo(64 * 1024, killOnOverflow: true))
+            .WithTimeout(TimeSpan.FromSeconds(30))
+            .Build();
+        string token = Sandboxes.UniqueSleepToken();
+        // A background writer and a sleeping process: the limit must take down both.
+        var r = await sandbox.RunAsync(["/bin/sh", "-c", $"sleep {token} & yes sandbox; wait"]);
+        Assert.Equal(SandboxVerdict.OutputLimitExceeded, r.Verdict);
+        Assert.True(r.StandardOutputTruncated);
+        Assert.Equal(64 * 1024, r.StandardOutput.Length);
+        Assert.StartsWith("sandbox\nsandbox\n", r.StandardOutput);
+        Assert.True(r.WallTime < TimeSpan.FromSeconds(30), $"{r.WallTime}");
+        Assert.Empty(Sandboxes.HostPidsWithArgument(token));
+    }
+
+    [Fact]
+    public async Task The_verdict_and_the_limit_show_in_the_usage_with_a_cgroup()
+    {
+        var r = await new SandboxBuilder()
+            .WithStandardError(SandboxOutput.CaptureUpTo(100, killOnOverflow: true))
+            .WithCgroup()
+            .Build().RunAsync(["/bin/sh", "-c", "head -c 1000 /dev/zero >&2"]);
+        Assert.Equal(SandboxVerdict.OutputLimitExceeded, r.Verdict);
+        Assert.True(r.StandardErrorTruncated);
+        Assert.Equal(SandboxLimits.Output, r.Usage!.LimitsHit & SandboxLimits.Output);
+    }
+
+    [Fact]
+    public async Task A_truncating_limit_keeps_the_start_and_lets_the_command_finish()
+    {
+        var r = await new SandboxBuilder().WithStandardOutput(SandboxOutput.CaptureUpTo(10))
+            .Build().RunAsync(["/bin/sh", "-c", "echo 0123456789abcdef; exit 3"]);
+        Assert.Equal(SandboxVerdict.Exited, r.Verdict);
+        Assert.Equal(3, r.ExitCode);
+        Assert.Equal("0123456789", r.StandardOutput);
+        Assert.True(r.StandardOutputTruncated);
+    }
+
+    [Fact]
+    public async Task Output_within_a_killing_limit_is_an_ordinary_run()
+    {
+        var r = await new SandboxBuilder().WithStandardOutput(SandboxOutput.CaptureUpTo(16, killOnOverflow: true))
+            .Build().RunAsync(["/bin/sh", "-c", "printf 0123456789abcdef"]);
+        Assert.Equal(SandboxVerdict.Exited, r.Verdict);
+        Assert.Equal("0123456789abcdef", r.StandardOutput);
+        Assert.False(r.StandardOutputTruncated);
+    }
+}
