@@ -73,6 +73,11 @@ internal static class HelpText
           -c, --cpu-shares N           Relative CPU weight when CPUs are busy: 2 to 262144,
                                        1024 is normal
                                          --cpu-shares 512
+              --cpu-time DURATION      CPU time all the sandbox's processes together may use;
+                                       past it the sandbox is killed (verdict
+                                       cputimelimitexceeded; unlike --timeout, waiting costs
+                                       nothing)
+                                         --cpu-time 2s --timeout 10s
               --cpus N.N               CPU time the sandbox may use, in CPUs: 0.5 is half of
                                        one CPU, 2 is two whole ones
                                          --cpus 1.5

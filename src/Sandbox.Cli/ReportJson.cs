@@ -39,6 +39,7 @@ internal sealed record RunReport(
         SandboxVerdict.Canceled => "canceled",
         SandboxVerdict.MemoryLimitExceeded => "memorylimitexceeded",
         SandboxVerdict.OutputLimitExceeded => "outputlimitexceeded",
+        SandboxVerdict.CpuTimeLimitExceeded => "cputimelimitexceeded",
         _ => verdict.ToString().ToLowerInvariant(),
     };
 }
@@ -76,6 +77,8 @@ internal sealed record UsageReport(
             names.Add("walltime");
         if (limits.HasFlag(SandboxLimits.Output))
             names.Add("output");
+        if (limits.HasFlag(SandboxLimits.CpuTime))
+            names.Add("cputime");
         return names;
     }
 }

@@ -178,6 +178,8 @@ internal static class RunCommand
             builder = builder.WithNetwork(network);
         if (options.Timeout is { } timeout)
             builder = builder.WithTimeout(timeout);
+        if (options.CpuTimeLimit is { } cpuTime)
+            builder = builder.WithCpuTimeLimit(cpuTime);
         if (options.Resources is not null || !options.DeviceThrottles.IsEmpty)
         {
             var limits = options.Resources ?? new CgroupLimits();

@@ -86,6 +86,9 @@ internal sealed record RunOptions
     /// <summary><c>--timeout</c>.</summary>
     public TimeSpan? Timeout { get; init; }
 
+    /// <summary><c>--cpu-time</c>: CPU time of the whole sandbox.</summary>
+    public TimeSpan? CpuTimeLimit { get; init; }
+
     /// <summary><c>--report</c>: where to write the JSON result.</summary>
     public string? ReportPath { get; init; }
 

@@ -58,6 +58,9 @@ internal static class RunOptionsParser
         new("memory-swap", null, true, ParseMemorySwap),
         new("memory-reservation", null, true, ParseMemoryReservation),
         new("cpus", null, true, ParseCpus),
+        new("cpu-time", null, true, static (o, n, v, _) => Units.TryParseDuration(v, out var limit)
+            ? o with { CpuTimeLimit = limit }
+            : throw Invalid(n, v, "expected a positive duration of CPU time such as 500ms, 2s or 1m (a bare number is seconds)")),
         new("cpu-shares", 'c', true, ParseCpuShares),
         new("cpuset-cpus", null, true, static (o, n, v, _) => WithLimits(o, l => l with { CpusetCpus = RequireCpuList(n, v) })),
         new("cpuset-mems", null, true, static (o, n, v, _) => WithLimits(o, l => l with { CpusetMems = RequireCpuList(n, v) })),

@@ -89,4 +89,22 @@ public class PrivilegeOptionsTests
         Assert.Equal("Seccomp:\t0\n", off.StandardOutput);
         Assert.Contains("seccomp=default or seccomp=unconfined", ParseError("--security-opt", "seccomp=/x.json").Message);
     }
+
+    [Fact]
+    public async Task The_cpu_time_limit_ends_a_spinning_command_with_its_verdict_in_the_report()
+    {
+        string report = Path.Combine(Path.GetTempPath(), $"sandbox-cpu-{Guid.NewGuid():N}.json");
+        try
+        {
+            var result = await Cli.RunAsync("run", "--cpu-time", "200ms", "--timeout", "30s", "--report", report, "--", "/bin/sh", "-c", "while :; do :; done");
+            Assert.Contains("\"verdict\":\"cputimelimitexceeded\"", File.ReadAllText(report));
+            Assert.Contains("\"cputime\"", File.ReadAllText(report));
+            Assert.NotEqual(0, result.ExitCode);
+        }
+        finally
+        {
+            File.Delete(report);
+        }
+        Assert.Contains("positive duration of CPU time", ParseError("--cpu-time", "soon").Message);
+    }
 }

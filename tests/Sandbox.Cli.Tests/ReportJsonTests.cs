@@ -72,6 +72,7 @@ public class ReportJsonTests
     [InlineData(SandboxLimits.Pids, new[] { "pids" })]
     [InlineData(SandboxLimits.WallTime, new[] { "walltime" })]
     [InlineData(SandboxLimits.Output, new[] { "output" })]
+    [InlineData(SandboxLimits.CpuTime | SandboxLimits.Output, new[] { "output", "cputime" })]
     [InlineData(SandboxLimits.WallTime | SandboxLimits.Pids | SandboxLimits.Memory, new[] { "memory", "pids", "walltime" })]
     public void Limits_hit_are_lowercase_words_in_a_fixed_order(SandboxLimits limits, string[] names)
     {
@@ -103,6 +104,7 @@ public class ReportJsonTests
     [InlineData(SandboxVerdict.Canceled, "canceled")]
     [InlineData(SandboxVerdict.MemoryLimitExceeded, "memorylimitexceeded")]
     [InlineData(SandboxVerdict.OutputLimitExceeded, "outputlimitexceeded")]
+    [InlineData(SandboxVerdict.CpuTimeLimitExceeded, "cputimelimitexceeded")]
     public void Verdicts_are_lowercase_words(SandboxVerdict verdict, string name)
     {
         Assert.Equal(name, RunReport.VerdictName(verdict));

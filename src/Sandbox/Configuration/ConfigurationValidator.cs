@@ -29,6 +29,8 @@ internal static class ConfigurationValidator
         if (config.MaskedPaths.Length + config.ReadOnlyPaths.Length > MaxMounts)
             throw new SandboxConfigurationException("maskedPaths", $"more than {MaxMounts} masked and read-only paths.");
         ValidateSandboxPath("workingDirectory", config.WorkingDirectory, allowRoot: true);
+        if (config.CpuTimeLimit is { } cpuTime && cpuTime <= TimeSpan.Zero)
+            throw new SandboxConfigurationException("cpuTimeLimit", $"{cpuTime} is not a positive duration.");
         if (config.Timeout is { } timeout && (timeout <= TimeSpan.Zero || timeout.TotalMilliseconds >= long.MaxValue))
             throw new SandboxConfigurationException("timeout", $"{timeout} is not a positive duration.");
         if ((config.MonotonicClockOffset != TimeSpan.Zero || config.BoottimeClockOffset != TimeSpan.Zero) && !config.Has(SandboxNamespaces.Time))

@@ -169,6 +169,15 @@ public sealed class SandboxBuilder
     public SandboxBuilder WithLandlock(IEnumerable<LandlockRule> rules, bool bestEffort = false) =>
         With(Configuration with { Landlock = new SandboxLandlock { Rules = [.. rules], BestEffort = bestEffort } });
 
+    /// <summary>
+    /// Limits the CPU time of the whole sandbox (all its processes together, from its cgroup's
+    /// accounting); past it the sandbox is killed with the verdict
+    /// <see cref="SandboxVerdict.CpuTimeLimitExceeded"/>. Combine it with a wall-clock
+    /// <see cref="WithTimeout"/> for a command that sleeps or waits.
+    /// </summary>
+    [Pure]
+    public SandboxBuilder WithCpuTimeLimit(TimeSpan limit) => With(Configuration with { CpuTimeLimit = limit });
+
     /// <summary>Sets one per-process resource limit (docker's <c>--ulimit NAME=SOFT:HARD</c>).</summary>
     /// <param name="limit">Which limit.</param>
     /// <param name="soft">The soft limit (<see cref="ResourceLimitValue.Unlimited"/> for none).</param>

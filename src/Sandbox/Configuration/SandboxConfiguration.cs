@@ -215,8 +215,15 @@ public sealed record SandboxConfiguration
     /// <summary>Where sandbox cgroups are created; <see langword="null"/>: under the calling process's own cgroup.</summary>
     public CgroupPlacement? CgroupPlacement { get; init; }
 
+    /// <summary>
+    /// CPU time the whole sandbox may use, all its processes together, from its cgroup's
+    /// accounting: past it the sandbox is killed with <see cref="SandboxVerdict.CpuTimeLimitExceeded"/>
+    /// (distinct from the wall-clock <see cref="Timeout"/>). Implies a cgroup. None by default.
+    /// </summary>
+    public TimeSpan? CpuTimeLimit { get; init; }
+
     /// <summary>Whether runs get a cgroup: when asked for, or when there are limits.</summary>
-    public bool HasCgroup => UseCgroup || Resources is { IsEmpty: false };
+    public bool HasCgroup => UseCgroup || Resources is { IsEmpty: false } || CpuTimeLimit is not null;
 
     /// <summary>Whether <paramref name="ns"/> is among <see cref="Namespaces"/>.</summary>
     public bool Has(SandboxNamespaces ns) => (Namespaces & ns) == ns;

@@ -29,6 +29,7 @@ public sealed class SandboxProcess : IAsyncDisposable
     private readonly ISandboxCgroup? _cgroup;
     private int _killRequested;
     private int _outputLimitHit;
+    private int _cpuTimeLimitHit;
     private bool _cgroupClosing;
 
     private SandboxProcess(LaunchedHelper helper, ISandboxCgroup? cgroup, SandboxConfiguration config, string id, int pid, long startTimestamp, DateTimeOffset startTime, Message? earlyExit, CancellationToken cancellationToken)
@@ -48,6 +49,8 @@ public sealed class SandboxProcess : IAsyncDisposable
         StartInputPump(config.StandardInput, helper.StandardInput);
 
         _ = MonitorAsync(earlyExit);
+        if (config.CpuTimeLimit is { } cpuTimeLimit && cgroup is not null && earlyExit is null)
+            _ = WatchCpuTimeAsync(cpuTimeLimit);
         if (cancellationToken.CanBeCanceled)
             _cancellation = cancellationToken.Register(static p => ((SandboxProcess)p!).RequestKill(), this);
     }
@@ -249,6 +252,40 @@ public sealed class SandboxProcess : IAsyncDisposable
             _helper.Dispose();
         }
     }
+
+    /// <summary>
+    /// Kills the sandbox once its cgroup has used <paramref name="limit"/> of CPU time. No thread
+    /// and no fixed tick: it sleeps until the earliest moment the limit could be reached (the time
+    /// left divided by the CPUs the sandbox may use), so a long limit costs a handful of wake-ups.
+    /// </summary>
+    private async Task WatchCpuTimeAsync(TimeSpan limit)
+    {
+        double cpus = _config.Resources?.Cpus ?? Environment.ProcessorCount;
+        try
+        {
+            while (!HasExited)
+            {
+                var used = GetStats()?.CpuTotal;
+                if (used is null)
+                    return; // the sandbox is ending, or its cgroup keeps no CPU accounting
+                if (used >= limit)
+                {
+                    if (Interlocked.Exchange(ref _cpuTimeLimitHit, 1) == 0)
+                        RequestKill();
+                    return;
+                }
+                var wait = TimeSpan.FromTicks((long)((limit - used.Value).Ticks / Math.Max(cpus, 0.01)));
+                await Task.WhenAny(_exit.Task, Task.Delay(wait < MinCpuTimeCheck ? MinCpuTimeCheck : wait)).ConfigureAwait(false);
+            }
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException or ObjectDisposedException)
+        {
+            // The sandbox ended while we read its accounting: the final check decides.
+        }
+    }
+
+    /// <summary>The shortest sleep between CPU-time checks: the most a sandbox overshoots, per CPU.</summary>
+    private static readonly TimeSpan MinCpuTimeCheck = TimeSpan.FromMilliseconds(5);
 
     /// <summary>A capture with killOnOverflow passed its limit: the verdict is decided here, then the sandbox dies.</summary>
     private void OnOutputOverflow()
@@ -454,12 +491,17 @@ public sealed class SandboxProcess : IAsyncDisposable
             // The OOM killer's count includes kills for a parent's limit or host-wide shortage;
             // without a memory limit of its own a sandbox cannot have exceeded one.
             bool oomKilled = events is { OomKills: > 0 } && _config.Resources is { MemoryBytes: not null } or { MemorySwapBytes: not null };
+            // Past the CPU-time limit is the verdict even when the command ended before the kill
+            // reached it, as a judge counts it.
+            bool cpuTimeExceeded = Volatile.Read(ref _cpuTimeLimitHit) != 0
+                || (_config.CpuTimeLimit is { } cpuLimit && stats?.CpuTotal is { } cpuUsed && cpuUsed > cpuLimit);
             var verdict = (e.C, e.A) switch
             {
                 (ReasonTimeout, _) => SandboxVerdict.TimedOut,
                 // Past the output limit is the verdict even when the command exited before the
                 // kill reached it: what it printed is not what it was allowed to.
                 _ when Volatile.Read(ref _outputLimitHit) != 0 => SandboxVerdict.OutputLimitExceeded,
+                _ when cpuTimeExceeded => SandboxVerdict.CpuTimeLimitExceeded,
                 (ReasonKilled, _) => SandboxVerdict.Canceled,
                 _ when oomKilled => SandboxVerdict.MemoryLimitExceeded,
                 (_, ExitSignal) => SandboxVerdict.Signaled,
@@ -475,7 +517,8 @@ public sealed class SandboxProcess : IAsyncDisposable
                 LimitsHit = (oomKilled || events is { MemoryLimitHits: > 0 } ? SandboxLimits.Memory : 0)
                     | (events is { PidsLimitHits: > 0 } ? SandboxLimits.Pids : 0)
                     | (e.C == ReasonTimeout ? SandboxLimits.WallTime : 0)
-                    | (Volatile.Read(ref _outputLimitHit) != 0 ? SandboxLimits.Output : 0),
+                    | (Volatile.Read(ref _outputLimitHit) != 0 ? SandboxLimits.Output : 0)
+                    | (cpuTimeExceeded ? SandboxLimits.CpuTime : 0),
             };
             _exit.TrySetResult(new SandboxResult(
                 Id,

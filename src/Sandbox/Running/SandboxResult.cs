@@ -23,6 +23,13 @@ public enum SandboxVerdict
     /// with killOnOverflow, and the whole sandbox was killed.
     /// </summary>
     OutputLimitExceeded,
+
+    /// <summary>
+    /// The sandbox's processes together used more CPU time than
+    /// <see cref="SandboxConfiguration.CpuTimeLimit"/>, and the whole sandbox was killed (or the
+    /// command ended past the limit before the kill).
+    /// </summary>
+    CpuTimeLimitExceeded,
 }
 
 /// <summary>Limits a run ran into.</summary>
@@ -43,6 +50,9 @@ public enum SandboxLimits
 
     /// <summary>An output limit (captured output past its cap).</summary>
     Output = 8,
+
+    /// <summary>The CPU-time limit of the whole sandbox.</summary>
+    CpuTime = 16,
 }
 
 /// <summary>What a run consumed, from its cgroup's accounting (all its processes together).</summary>
