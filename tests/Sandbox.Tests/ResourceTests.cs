@@ -89,15 +89,19 @@ public class ResourceTests : IDisposable
     {
         var sandbox = new SandboxBuilder().WithCgroup().Build();
         await using var p = Track(await sandbox.StartAsync(["/bin/sh", "-c", "while :; do :; done"]));
+        Assert.Equal(SandboxState.Running, p.State);
         await p.PauseAsync();
+        Assert.Equal(SandboxState.Paused, p.State);
         var frozen = p.GetStats()!.CpuTotal;
         await Task.Delay(300); // a measurement interval, not synchronisation: a frozen cgroup uses no CPU
         Assert.Equal(frozen, p.GetStats()!.CpuTotal);
         await p.ResumeAsync();
+        Assert.Equal(SandboxState.Running, p.State);
         await Task.Delay(300);
         Assert.True(p.GetStats()!.CpuTotal > frozen);
         var r = await p.KillAsync();
         Assert.Equal(SandboxVerdict.Canceled, r.Verdict);
+        Assert.Equal(SandboxState.Exited, p.State);
     }
 
     [Fact]

@@ -30,6 +30,7 @@ public sealed class SandboxProcess : IAsyncDisposable
     private int _killRequested;
     private int _outputLimitHit;
     private int _cpuTimeLimitHit;
+    private int _paused;
     private bool _cgroupClosing;
 
     private SandboxProcess(LaunchedHelper helper, ISandboxCgroup? cgroup, SandboxConfiguration config, string id, int pid, long startTimestamp, DateTimeOffset startTime, Message? earlyExit, CancellationToken cancellationToken)
@@ -69,6 +70,13 @@ public sealed class SandboxProcess : IAsyncDisposable
 
     /// <summary>Whether the command has ended and its result is known.</summary>
     public bool HasExited => _exit.Task.IsCompleted;
+
+    /// <summary>
+    /// Whether the sandbox runs, is paused (<see cref="PauseAsync"/>), or has ended. A
+    /// <see cref="SandboxProcess"/> exists only once its command has been executed, so it is never
+    /// in a state before that.
+    /// </summary>
+    public SandboxState State => HasExited ? SandboxState.Exited : Volatile.Read(ref _paused) != 0 ? SandboxState.Paused : SandboxState.Running;
 
     /// <summary>The command's standard input, when configured as <see cref="SandboxInput.Pipe"/>. Dispose it to send end of file.</summary>
     /// <exception cref="InvalidOperationException">Standard input is not a pipe.</exception>
@@ -178,13 +186,19 @@ public sealed class SandboxProcess : IAsyncDisposable
 
     /// <summary>Freezes every process of the sandbox (cgroup freezer); they keep their state.</summary>
     /// <exception cref="InvalidOperationException">The sandbox has no cgroup (set a limit or call WithCgroup()).</exception>
-    public Task PauseAsync(CancellationToken cancellationToken = default) =>
-        Live(_cgroup ?? throw NoCgroup("paused"), "paused").FreezeAsync(cancellationToken);
+    public async Task PauseAsync(CancellationToken cancellationToken = default)
+    {
+        await Live(_cgroup ?? throw NoCgroup("paused"), "paused").FreezeAsync(cancellationToken).ConfigureAwait(false);
+        Volatile.Write(ref _paused, 1);
+    }
 
     /// <summary>Lets a paused sandbox run again.</summary>
     /// <exception cref="InvalidOperationException">The sandbox has no cgroup.</exception>
-    public Task ResumeAsync(CancellationToken cancellationToken = default) =>
-        Live(_cgroup ?? throw NoCgroup("resumed"), "resumed").ThawAsync(cancellationToken);
+    public async Task ResumeAsync(CancellationToken cancellationToken = default)
+    {
+        await Live(_cgroup ?? throw NoCgroup("resumed"), "resumed").ThawAsync(cancellationToken).ConfigureAwait(false);
+        Volatile.Write(ref _paused, 0);
+    }
 
     private ISandboxCgroup Live(ISandboxCgroup cgroup, string what) =>
         Volatile.Read(ref _cgroupClosing) ? throw new InvalidOperationException($"Sandbox {Id} has exited and cannot be {what}.") : cgroup;

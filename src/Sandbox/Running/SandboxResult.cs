@@ -32,6 +32,19 @@ public enum SandboxVerdict
     CpuTimeLimitExceeded,
 }
 
+/// <summary>Where a running sandbox is in its life (<see cref="SandboxProcess.State"/>).</summary>
+public enum SandboxState
+{
+    /// <summary>The command has been executed and the sandbox runs.</summary>
+    Running,
+
+    /// <summary>Every process of the sandbox is frozen (<see cref="SandboxProcess.PauseAsync"/>).</summary>
+    Paused,
+
+    /// <summary>The sandbox has ended; <see cref="SandboxProcess.WaitForExitAsync"/> has the result.</summary>
+    Exited,
+}
+
 /// <summary>Limits a run ran into.</summary>
 [Flags]
 public enum SandboxLimits
