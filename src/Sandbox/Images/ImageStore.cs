@@ -598,7 +598,7 @@ public sealed class ImageStore
     {
         try
         {
-            FileTree.Remove(path);
+            SafeTree.Remove(path);
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {

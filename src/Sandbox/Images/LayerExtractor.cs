@@ -381,12 +381,13 @@ internal sealed class LayerExtractor : IDisposable
             int errno = ImageNative.LastErrno;
             if (errno == ImageNative.EISDIR)
             {
-                // The parents were just opened without symlinks, and the tree is private to the
-                // store, so the path names exactly that directory; removal never follows symlinks.
-                InvalidateParentCache();
+                // Removed relative to the parent just opened without symlinks, by descriptors all
+                // the way down: nothing the archive put there can redirect it. Cached parent
+                // descriptors may name what goes (and include this parent): dropped after.
                 try
                 {
-                    FileTree.Remove(Path.Combine(_directory, path));
+                    SafeTree.Remove(parent, name, Path.Combine(_directory, path));
+                    InvalidateParentCache();
                 }
                 catch (IOException e)
                 {

@@ -97,13 +97,6 @@ internal static unsafe partial class LibC
     [LibraryImport(Lib, SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
     public static partial int lchown(string path, uint owner, uint group);
 
-    public const int AT_FDCWD = -100;
-    public const uint RENAME_NOREPLACE = 1;
-
-    /// <summary>rename that fails with EEXIST instead of replacing (glibc 2.28).</summary>
-    [LibraryImport(Lib, SetLastError = true, StringMarshalling = StringMarshalling.Utf8)]
-    public static partial int renameat2(int oldDirFd, string oldPath, int newDirFd, string newPath, uint flags);
-
     // ---- poll (only for the rare synchronous Stream.Read/Write paths) ---------------------
 
     public const short POLLIN = 0x1;

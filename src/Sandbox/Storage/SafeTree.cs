@@ -35,6 +35,33 @@ internal static unsafe class SafeTree
     public static void Remove(int parentFd, string name, string displayPath) =>
         Remove(parentFd, Utf8Z(name), displayPath);
 
+    /// <summary>
+    /// Removes <paramref name="path"/> (and everything below it) whose parent directory the
+    /// caller trusts (the image store's own directories); the last component and everything
+    /// below it are handled as in <see cref="Remove(int, string, string)"/>.
+    /// </summary>
+    public static void Remove(string path)
+    {
+        string full = System.IO.Path.TrimEndingDirectorySeparator(System.IO.Path.GetFullPath(path));
+        string parent = System.IO.Path.GetDirectoryName(full) ?? "/";
+        int fd = ImageNative.openat(ImageNative.AT_FDCWD, parent, ImageNative.O_RDONLY | ImageNative.O_DIRECTORY | ImageNative.O_CLOEXEC, 0);
+        if (fd < 0)
+        {
+            int errno = ImageNative.LastErrno;
+            if (errno == ImageNative.ENOENT)
+                return; // nothing there is fine
+            throw new IOException($"Cannot remove {full}: {ImageNative.ErrnoText(errno)} (errno {errno}).", errno);
+        }
+        try
+        {
+            Remove(fd, System.IO.Path.GetFileName(full), full);
+        }
+        finally
+        {
+            ImageNative.close(fd);
+        }
+    }
+
     private static void Remove(int parentFd, byte[] name, string displayPath)
     {
         for (int attempt = 0; !TryRemove(parentFd, name, displayPath); attempt++)

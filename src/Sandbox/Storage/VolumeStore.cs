@@ -125,7 +125,7 @@ public sealed partial class VolumeStore
                 throw new IOException($"cannot give volume {name} to {ownerUid}:{ownerGid}: {LibC.ErrnoText(LibC.LastErrno)}");
             // Two sandboxes may create the same volume at once: whoever renames first wins, and
             // the other must not replace a directory a sandbox may already use.
-            if (LibC.renameat2(LibC.AT_FDCWD, temp, LibC.AT_FDCWD, path, LibC.RENAME_NOREPLACE) != 0 && !Directory.Exists(path))
+            if (ImageNative.renameat2(ImageNative.AT_FDCWD, temp, ImageNative.AT_FDCWD, path, ImageNative.RENAME_NOREPLACE) != 0 && !Directory.Exists(path))
                 throw new IOException($"cannot create volume {name} at {path}: {LibC.ErrnoText(LibC.LastErrno)}");
         }
         finally

@@ -18,7 +18,7 @@ internal sealed class Scratch : IDisposable
 
     public string this[string relative] => System.IO.Path.Combine(Path, relative);
 
-    public void Dispose() => FileTree.Remove(Path);
+    public void Dispose() => SafeTree.Remove(Path);
 }
 
 /// <summary>Checks on extracted layers: file types, device numbers, xattrs, and the store's own directories.</summary>
