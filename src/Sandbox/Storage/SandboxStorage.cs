@@ -15,6 +15,9 @@ internal static class SandboxStorage
     {
         if (!OperatingSystem.IsLinux())
             throw new PlatformNotSupportedException("Sandboxes run only on Linux.");
+        // Most runs have neither: nothing to compute on their start path.
+        if (config.Root.Upper?.DirectoryPath is null && !config.Mounts.Any(m => m is VolumeMount))
+            return;
         var (uid, gid) = SpecWriter.HostOwnerOfSandboxRoot(config, caller);
         // A volume belongs to the user the command runs as, who is the one to write it.
         var (commandUid, commandGid) = SpecWriter.HostOwnerOfCommand(config, caller);
