@@ -5,6 +5,7 @@ using Sandboxing;
 //   hold TOKEN [nopid|limits]  start `sleep TOKEN` in a sandbox, print "ready <pid>", wait forever
 //   statuses         run commands with known outcomes; print one line per result
 //   limits           run with a memory limit; print the verdict or the error
+//   exec SCRIPT      exec SCRIPT into a running sandbox; print both views and the verdicts
 switch (args.FirstOrDefault())
 {
     case "probe":
@@ -86,7 +87,31 @@ switch (args.FirstOrDefault())
         }
         return 0;
     }
+    case "exec":
+    {
+        // exec SCRIPT : start a long-lived sandbox, exec SCRIPT into it (and a missing program);
+        // print the sandbox command's and the exec'd command's views, then the verdicts.
+        var sandbox = new SandboxBuilder().WithStandardOutput(SandboxOutput.Pipe).Build();
+        await using var process = await sandbox.StartAsync(["/bin/sh", "-c", $"{args[1]}; echo ready; exec sleep 1000"]);
+        var reader = new StreamReader(process.StandardOutput);
+        var main = new List<string>();
+        while (await reader.ReadLineAsync() is { } line && line != "ready")
+            main.Add(line);
+        var exec = await process.ExecAsync(["/bin/sh", "-c", args[1]]);
+        Console.WriteLine($"main:\n{string.Join('\n', main)}\nexec:\n{exec.StandardOutput.TrimEnd('\n')}\nexec-verdict={exec.Verdict} code={exec.ExitCode}");
+        try
+        {
+            await process.ExecAsync(["no-such-program"]);
+        }
+        catch (SandboxException e)
+        {
+            Console.WriteLine($"error step={e.Step}");
+        }
+        var result = await process.KillAsync();
+        Console.WriteLine($"sandbox-verdict={result.Verdict}");
+        return 0;
+    }
     default:
-        Console.Error.WriteLine("usage: Sandbox.TestHost probe | hold TOKEN [nopid] | statuses | limits | overlay SCRIPT LAYER... | image STORE PATH SCRIPT");
+        Console.Error.WriteLine("usage: Sandbox.TestHost probe | hold TOKEN [nopid] | statuses | limits | overlay SCRIPT LAYER... | image STORE PATH SCRIPT | exec SCRIPT");
         return 2;
 }

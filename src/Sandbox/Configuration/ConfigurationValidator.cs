@@ -37,6 +37,24 @@ internal static class ConfigurationValidator
             throw new SandboxConfigurationException("clockOffsets", "clock offsets need the time namespace, which is off.", "Keep SandboxNamespaces.Time in WithNamespaces, or drop the offsets.");
     }
 
+    /// <summary>What a command exec'd into a running sandbox may change; the rest was checked when the sandbox was built.</summary>
+    public static void ValidateExec(SandboxConfiguration sandbox, SandboxConfiguration exec)
+    {
+        ValidateEnvironment(exec);
+        ValidateSandboxPath("workingDirectory", exec.WorkingDirectory, allowRoot: true);
+        if (!exec.Has(SandboxNamespaces.User))
+            return;
+        // Without explicit mappings the sandbox's user namespace maps its command's ids alone.
+        if (sandbox.UidMappings.IsEmpty && exec.CommandUid != sandbox.CommandUid)
+            throw new SandboxConfigurationException("uid", $"{exec.CommandUid} is not mapped in this sandbox, whose user namespace maps only its command's uid {sandbox.CommandUid}.",
+                "Build the sandbox with WithUidMappings (and WithGidMappings) covering every id its commands run as.");
+        if (sandbox.GidMappings.IsEmpty && exec.CommandGid != sandbox.CommandGid)
+            throw new SandboxConfigurationException("gid", $"{exec.CommandGid} is not mapped in this sandbox, whose user namespace maps only its command's gid {sandbox.CommandGid}.",
+                "Build the sandbox with WithGidMappings (and WithUidMappings) covering every id its commands run as.");
+        CheckMapped("uid", exec.CommandUid, exec.UidMappings);
+        CheckMapped("gid", exec.CommandGid, exec.GidMappings);
+    }
+
     public const int MaxArguments = Helper.HelperProtocol.MaxArgs, MaxEnvironment = Helper.HelperProtocol.MaxEnv, MaxMounts = Helper.HelperProtocol.MaxMounts;
     public const int MaxStringBytes = Helper.HelperProtocol.MaxString; // MAX_ARG_STRLEN: execve refuses longer strings
 

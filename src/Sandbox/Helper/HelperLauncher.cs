@@ -96,7 +96,7 @@ internal static unsafe partial class HelperLauncher
         return fd;
     }
 
-    private static SafeFd CreateSpecMemfd(byte[] spec)
+    internal static SafeFd CreateSpecMemfd(byte[] spec)
     {
         var fd = SafeFd.Adopt(LibC.memfd_create("sandbox-spec", LibC.MFD_CLOEXEC));
         if (fd.IsInvalid)
@@ -121,7 +121,7 @@ internal static unsafe partial class HelperLauncher
         return fd;
     }
 
-    private static SafeFd? OpenInput(SandboxInput input, out FdStream? parentEnd)
+    internal static SafeFd? OpenInput(SandboxInput input, out FdStream? parentEnd)
     {
         parentEnd = null;
         switch (input.Kind)
@@ -140,7 +140,7 @@ internal static unsafe partial class HelperLauncher
         }
     }
 
-    private static SafeFd? OpenOutput(SandboxOutput output, string setting, out FdStream? parentEnd)
+    internal static SafeFd? OpenOutput(SandboxOutput output, string setting, out FdStream? parentEnd)
     {
         parentEnd = null;
         switch (output.Kind)

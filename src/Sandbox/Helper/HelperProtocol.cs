@@ -87,14 +87,21 @@ internal static class HelperProtocol
     public const int MaxGroups = 64;
     public const int RlimitCount = 16;
     public const int MaxBpfInsns = 4096;
+    public const int MaxExecs = 64;
     public const int MaxLayers = 128;
     public const int MsgHeaderSize = 16;
     public const int MsgMaxDetail = 1024;
     public const int MsgError = 1;
     public const int MsgStarted = 2;
     public const int MsgExited = 3;
+    public const int MsgExecStarted = 4;
+    public const int MsgExecError = 5;
+    public const int MsgExecExited = 6;
+    public const int MsgCommandPidfd = 7;
     public const int CmdSignal = 101;
     public const int CmdKill = 102;
+    public const int CmdExec = 103;
+    public const int CmdExecSignal = 104;
     public const int ExitCode = 1;
     public const int ExitSignal = 2;
     /// <summary>Signals the helper forwards to the command (SIGHUP SIGINT SIGQUIT SIGUSR1 SIGUSR2 SIGALRM SIGTERM SIGCONT SIGWINCH).</summary>
@@ -137,4 +144,5 @@ internal static class HelperProtocol
     public const int StepCapabilities = 33;
     public const int StepSeccomp = 34;
     public const int StepLandlock = 35;
+    public const int StepExecJoin = 36;
 }

@@ -123,12 +123,20 @@ internal sealed class SeqPacketChannel : IDisposable
     /// Sends one message. Returns false if the peer has closed its end. Blocks only if the socket
     /// buffer is full, which the protocol's small messages practically never cause.
     /// </summary>
-    public bool TrySend(ReadOnlySpan<byte> message)
+    public bool TrySend(ReadOnlySpan<byte> message) => TrySend(message, []);
+
+    /// <summary>
+    /// Sends one message carrying duplicates of <paramref name="fds"/> (SCM_RIGHTS; the caller
+    /// keeps and closes its own). Returns false if the peer has closed its end.
+    /// </summary>
+    public bool TrySend(ReadOnlySpan<byte> message, ReadOnlySpan<int> fds)
     {
         ObjectDisposedException.ThrowIf(_disposed != 0, this);
+        if (fds.Length > MaxFds)
+            throw new ArgumentOutOfRangeException(nameof(fds), fds.Length, $"At most {MaxFds} descriptors go with one message.");
         while (true)
         {
-            SendResult result = TrySendOnce(message);
+            SendResult result = TrySendOnce(message, fds);
             if (result != SendResult.WouldBlock)
                 return result == SendResult.Sent;
             _fd.PollBlocking(LibC.POLLOUT);
@@ -142,7 +150,9 @@ internal sealed class SeqPacketChannel : IDisposable
         PeerGone,
     }
 
-    private unsafe SendResult TrySendOnce(ReadOnlySpan<byte> message)
+    private const int MaxFds = 8;
+
+    private unsafe SendResult TrySendOnce(ReadOnlySpan<byte> message, ReadOnlySpan<int> fds)
     {
         bool addedRef = false;
         try
@@ -153,7 +163,9 @@ internal sealed class SeqPacketChannel : IDisposable
             {
                 while (true)
                 {
-                    nint n = LibC.send(fd, p, message.Length, LibC.MSG_NOSIGNAL | LibC.MSG_DONTWAIT);
+                    nint n = fds.IsEmpty
+                        ? LibC.send(fd, p, message.Length, LibC.MSG_NOSIGNAL | LibC.MSG_DONTWAIT)
+                        : SendWithFds(fd, p, message.Length, fds);
                     if (n == message.Length)
                         return SendResult.Sent;
                     if (n >= 0) // cannot happen on a seqpacket socket: messages are atomic
@@ -175,6 +187,24 @@ internal sealed class SeqPacketChannel : IDisposable
         }
     }
 
+
+    // sendmsg with one SCM_RIGHTS control message: struct cmsghdr (size_t len, int level,
+    // int type) followed by the descriptors, padded to 8 bytes.
+    private static unsafe nint SendWithFds(int fd, byte* data, int length, ReadOnlySpan<int> fds)
+    {
+        const int cmsgHeader = 16;
+        int dataLength = fds.Length * sizeof(int);
+        int space = cmsgHeader + ((dataLength + 7) & ~7);
+        byte* control = stackalloc byte[cmsgHeader + MaxFds * sizeof(int)];
+        new Span<byte>(control, space).Clear();
+        *(nuint*)control = (nuint)(cmsgHeader + dataLength);
+        *(int*)(control + 8) = LibC.SOL_SOCKET;
+        *(int*)(control + 12) = LibC.SCM_RIGHTS;
+        fds.CopyTo(new Span<int>(control + cmsgHeader, fds.Length));
+        var iov = new LibC.IoVec { Base = data, Length = (nuint)length };
+        var msg = new LibC.MsgHdr { Iov = &iov, IovLength = 1, Control = control, ControlLength = (nuint)space };
+        return LibC.sendmsg(fd, &msg, LibC.MSG_NOSIGNAL | LibC.MSG_DONTWAIT);
+    }
 
     /// <summary>
     /// Shuts the socket down in both directions: the peer reads end of file even if a copy of our

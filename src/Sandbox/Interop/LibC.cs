@@ -138,6 +138,32 @@ internal static unsafe partial class LibC
     [LibraryImport(Lib, SetLastError = true)]
     public static partial nint send(int fd, byte* buf, nint len, int flags);
 
+    public const int SOL_SOCKET = 1, SCM_RIGHTS = 1;
+
+    /// <summary>struct msghdr (LP64).</summary>
+    [StructLayout(LayoutKind.Sequential)]
+    public struct MsgHdr
+    {
+        public void* Name;
+        public uint NameLength;
+        public IoVec* Iov;
+        public nuint IovLength;
+        public void* Control;
+        public nuint ControlLength;
+        public int Flags;
+    }
+
+    /// <summary>struct iovec.</summary>
+    [StructLayout(LayoutKind.Sequential)]
+    public struct IoVec
+    {
+        public void* Base;
+        public nuint Length;
+    }
+
+    [LibraryImport(Lib, SetLastError = true)]
+    public static partial nint sendmsg(int fd, MsgHdr* msg, int flags);
+
     [LibraryImport(Lib, SetLastError = true)]
     public static partial int shutdown(int fd, int how);
 

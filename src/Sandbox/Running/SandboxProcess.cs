@@ -17,14 +17,12 @@ namespace Sandboxing;
 /// </summary>
 public sealed class SandboxProcess : IAsyncDisposable
 {
-    private static readonly Encoding s_utf8 = new UTF8Encoding(false);
-
     private readonly LaunchedHelper _helper;
     private readonly SandboxConfiguration _config;
     private readonly long _startTimestamp;
     private readonly TaskCompletionSource<SandboxResult> _exit = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly Task _outputPumps;
-    private readonly CappedBuffer? _capturedOutput, _capturedError;
+    private readonly StdioPumps.CappedBuffer? _capturedOutput, _capturedError;
     private readonly CancellationTokenRegistration _cancellation;
     private readonly ISandboxCgroup? _cgroup;
     private int _killRequested;
@@ -32,6 +30,10 @@ public sealed class SandboxProcess : IAsyncDisposable
     private int _cpuTimeLimitHit;
     private int _paused;
     private bool _cgroupClosing;
+    // Exec'd commands by id, until the helper reports them ended; closed once the sandbox has.
+    private readonly Dictionary<int, PendingExec> _execs = [];
+    private int _lastExecId;
+    private bool _execsClosed;
 
     private SandboxProcess(LaunchedHelper helper, ISandboxCgroup? cgroup, SandboxConfiguration config, string id, int pid, long startTimestamp, DateTimeOffset startTime, Message? earlyExit, CancellationToken cancellationToken)
     {
@@ -44,10 +46,10 @@ public sealed class SandboxProcess : IAsyncDisposable
         StartTime = startTime;
 
         var pumps = new List<Task>(2);
-        _capturedOutput = StartOutputPump(config.StandardOutput, helper.StandardOutput, pumps, OnOutputOverflow);
-        _capturedError = StartOutputPump(config.StandardError, helper.StandardError, pumps, OnOutputOverflow);
+        _capturedOutput = StdioPumps.StartOutput(config.StandardOutput, helper.StandardOutput, pumps, OnOutputOverflow);
+        _capturedError = StdioPumps.StartOutput(config.StandardError, helper.StandardError, pumps, OnOutputOverflow);
         _outputPumps = Task.WhenAll(pumps);
-        StartInputPump(config.StandardInput, helper.StandardInput);
+        StdioPumps.StartInput(config.StandardInput, helper.StandardInput);
 
         _ = MonitorAsync(earlyExit);
         if (config.CpuTimeLimit is { } cpuTimeLimit && cgroup is not null && earlyExit is null)
@@ -121,6 +123,162 @@ public sealed class SandboxProcess : IAsyncDisposable
                 $"Signal {signal} cannot be sent to a sandboxed command; allowed: {string.Join(", ", ForwardedSignals)} and 9 (kills the sandbox).");
         if (!HasExited)
             Send(CmdSignal, signal);
+    }
+
+    /// <summary>
+    /// Runs <paramref name="command"/> inside this running sandbox and waits for it to end, like
+    /// docker exec: it joins the sandbox's namespaces and cgroup and runs under its user,
+    /// capabilities, seccomp policy and Landlock rules. Its output is captured by default.
+    /// Cancelling <paramref name="cancellationToken"/> kills the command (verdict
+    /// <see cref="SandboxVerdict.Canceled"/>), not the sandbox.
+    /// </summary>
+    /// <param name="command">The program (looked up in the sandbox's PATH unless it contains a '/') and its arguments.</param>
+    /// <param name="options">Stdio, environment, working directory, user and timeout; <see cref="SandboxExecOptions.Default"/> when null.</param>
+    /// <param name="cancellationToken">Kills the command when cancelled.</param>
+    /// <exception cref="SandboxConfigurationException">The command or an option is invalid.</exception>
+    /// <exception cref="SandboxException">The command could not be started (the step, errno and a hint say why); the sandbox goes on.</exception>
+    /// <exception cref="InvalidOperationException">The sandbox has ended.</exception>
+    public async Task<SandboxResult> ExecAsync(IReadOnlyList<string> command, SandboxExecOptions? options = null, CancellationToken cancellationToken = default)
+    {
+        await using var exec = await StartExecAsync(command, options, cancellationToken).ConfigureAwait(false);
+        return await exec.WaitForExitAsync(CancellationToken.None).ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// Starts <paramref name="command"/> inside this running sandbox (see <see cref="ExecAsync"/>)
+    /// and returns once it has been executed.
+    /// </summary>
+    /// <exception cref="SandboxConfigurationException">The command or an option is invalid.</exception>
+    /// <exception cref="SandboxException">The command could not be started; the sandbox goes on.</exception>
+    /// <exception cref="InvalidOperationException">The sandbox has ended.</exception>
+    /// <exception cref="OperationCanceledException">The token was cancelled before anything was started.</exception>
+    public async Task<SandboxExecProcess> StartExecAsync(IReadOnlyList<string> command, SandboxExecOptions? options = null, CancellationToken cancellationToken = default)
+    {
+        cancellationToken.ThrowIfCancellationRequested();
+        ConfigurationValidator.ValidateCommand(command);
+        options ??= SandboxExecOptions.Default;
+        var config = options.ApplyTo(_config);
+        byte[] spec = SpecWriter.Write(config, command, HostIdentity.Current, _cgroup is null ? null : SandboxCgroups.JoinFor(_cgroup));
+
+        var pending = new PendingExec(config);
+        int execId;
+        lock (_execs)
+        {
+            if (_execsClosed)
+                throw Ended();
+            execId = ++_lastExecId;
+            _execs[execId] = pending;
+        }
+        var startTime = DateTimeOffset.UtcNow;
+        long startTimestamp = Stopwatch.GetTimestamp();
+        FdStream? stdin = null, stdout = null, stderr = null;
+        try
+        {
+            using (var specFd = HelperLauncher.CreateSpecMemfd(spec))
+            using (var childIn = HelperLauncher.OpenInput(config.StandardInput, out stdin))
+            using (var childOut = HelperLauncher.OpenOutput(config.StandardOutput, "standardOutput", out stdout))
+            using (var childErr = HelperLauncher.OpenOutput(config.StandardError, "standardError", out stderr))
+            {
+                Span<byte> msg = stackalloc byte[MsgHeaderSize];
+                msg.Clear();
+                BinaryPrimitives.WriteInt32LittleEndian(msg, CmdExec);
+                BinaryPrimitives.WriteInt32LittleEndian(msg[4..], execId);
+                // Inherited stdio is this process's own 0, 1 and 2; the message carries copies.
+                ReadOnlySpan<int> fds = [specFd.Fd, childIn?.Fd ?? 0, childOut?.Fd ?? 1, childErr?.Fd ?? 2];
+                bool sent;
+                try
+                {
+                    sent = _helper.Control.TrySend(msg, fds);
+                }
+                catch (ObjectDisposedException)
+                {
+                    sent = false;
+                }
+                if (!sent)
+                    throw Ended();
+            }
+            int pid;
+            // Cancelled while it starts: killed as soon as it runs, so it ends as Canceled.
+            using (cancellationToken.Register(() => SendExecSignal(execId, 9)))
+                pid = await pending.Started.Task.ConfigureAwait(false);
+            return new SandboxExecProcess(this, execId, pid, pending, config, stdin, stdout, stderr, startTime, startTimestamp, options.Timeout, cancellationToken);
+        }
+        catch (Exception e)
+        {
+            lock (_execs)
+                _execs.Remove(execId);
+            stdin?.Dispose();
+            stdout?.Dispose();
+            stderr?.Dispose();
+            if (e is SandboxException se)
+                se.SandboxId = Id;
+            throw;
+        }
+    }
+
+    private InvalidOperationException Ended() =>
+        new($"Sandbox {Id} has ended; commands can be exec'd into a sandbox only while it runs.");
+
+    internal void SendExecSignal(int execId, int signal)
+    {
+        Span<byte> msg = stackalloc byte[MsgHeaderSize];
+        msg.Clear();
+        BinaryPrimitives.WriteInt32LittleEndian(msg, CmdExecSignal);
+        BinaryPrimitives.WriteInt32LittleEndian(msg[4..], execId);
+        BinaryPrimitives.WriteInt32LittleEndian(msg[8..], signal);
+        try
+        {
+            _helper.Control.TrySend(msg);
+        }
+        catch (ObjectDisposedException)
+        {
+            // The sandbox has ended, and every exec'd command with it.
+        }
+    }
+
+    /// <summary>Routes the helper's reports about exec'd commands to the commands' waiters.</summary>
+    private void OnExecMessage(in Message msg)
+    {
+        PendingExec? pending;
+        lock (_execs)
+        {
+            if (!_execs.TryGetValue(msg.A, out pending))
+                return;
+            if (msg.Type != MsgExecStarted)
+                _execs.Remove(msg.A);
+        }
+        switch (msg.Type)
+        {
+            case MsgExecStarted:
+                pending.Started.TrySetResult(msg.B);
+                break;
+            case MsgExecError:
+                pending.Started.TrySetException(HelperErrors.ToException(msg.B, msg.C, msg.Detail, pending.Config));
+                break;
+            case MsgExecExited:
+                pending.Exited.TrySetResult((msg.B, msg.C));
+                break;
+        }
+    }
+
+    /// <summary>
+    /// The sandbox has ended: no command can be exec'd any more, and any the helper did not
+    /// report on (it was killed) died with the sandbox.
+    /// </summary>
+    private void CloseExecs()
+    {
+        PendingExec[] left;
+        lock (_execs)
+        {
+            _execsClosed = true;
+            left = [.. _execs.Values];
+            _execs.Clear();
+        }
+        foreach (var pending in left)
+        {
+            pending.Started.TrySetException(Ended());
+            pending.Exited.TrySetResult((ExitSignal, 9));
+        }
     }
 
     /// <summary>What the sandbox has consumed so far; <see langword="null"/> when it has no cgroup.</summary>
@@ -463,7 +621,10 @@ public sealed class SandboxProcess : IAsyncDisposable
                 }
                 if (msg.Type == MsgError)
                     error = msg;
+                else if (msg.Type is MsgExecStarted or MsgExecError or MsgExecExited)
+                    OnExecMessage(msg);
             }
+            CloseExecs();
             // Accounting first, while the helper still keeps the cgroups (it removes them once
             // the channel closes); then the cgroups go, whatever happened reading them.
             CgroupEvents? events = null;
@@ -542,8 +703,8 @@ public sealed class SandboxProcess : IAsyncDisposable
                 StartTime,
                 exitTime,
                 Stopwatch.GetElapsedTime(_startTimestamp, exitTimestamp),
-                Decode(_capturedOutput),
-                Decode(_capturedError),
+                StdioPumps.Decode(_capturedOutput),
+                StdioPumps.Decode(_capturedError),
                 usage)
             {
                 StandardOutputTruncated = _capturedOutput?.Truncated ?? false,
@@ -552,106 +713,9 @@ public sealed class SandboxProcess : IAsyncDisposable
         }
         catch (Exception ex)
         {
+            CloseExecs();
             _exit.TrySetException(ex);
         }
-    }
-
-    private static string Decode(CappedBuffer? captured) =>
-        captured is null ? "" : s_utf8.GetString(captured.GetBuffer(), 0, (int)captured.Length);
-
-    /// <summary>
-    /// Keeps the first <c>limit</c> bytes written and counts the rest as truncated; calls
-    /// <c>onOverflow</c> (if any) the first time something does not fit.
-    /// </summary>
-    private sealed class CappedBuffer(long limit, Action? onOverflow) : MemoryStream
-    {
-        public bool Truncated { get; private set; }
-
-        // Every other Write overload of MemoryStream, for a derived type, ends up here.
-        public override void Write(byte[] buffer, int offset, int count)
-        {
-            long room = limit - Length;
-            if (count > room)
-            {
-                if (!Truncated)
-                    onOverflow?.Invoke();
-                Truncated = true;
-                count = (int)Math.Max(0, room);
-            }
-            base.Write(buffer, offset, count);
-        }
-
-        public override ValueTask WriteAsync(ReadOnlyMemory<byte> buffer, CancellationToken cancellationToken = default)
-        {
-            if (System.Runtime.InteropServices.MemoryMarshal.TryGetArray(buffer, out var segment))
-                Write(segment.Array!, segment.Offset, segment.Count);
-            else
-                Write(buffer.ToArray(), 0, buffer.Length);
-            return ValueTask.CompletedTask;
-        }
-    }
-
-    private static CappedBuffer? StartOutputPump(SandboxOutput output, FdStream? pipe, List<Task> pumps, Action onOverflow)
-    {
-        if (pipe is null)
-            return null;
-        switch (output.Kind)
-        {
-            case SandboxOutput.OutputKind.Capture:
-                var captured = new CappedBuffer(output.CaptureLimit, output.KillOnOverflow ? onOverflow : null);
-                pumps.Add(CopyAsync(pipe, captured));
-                return captured;
-            case SandboxOutput.OutputKind.Stream:
-                pumps.Add(CopyAsync(pipe, output.Stream!));
-                return null;
-            default:
-                return null; // a Pipe: the caller reads it
-        }
-    }
-
-    /// <summary>Copies until end of file; if the destination fails, keeps draining so the command never blocks on a full pipe.</summary>
-    private static async Task CopyAsync(FdStream source, Stream destination)
-    {
-        var buffer = new byte[16384];
-        bool sinkBroken = false;
-        int n;
-        while ((n = await source.ReadAsync(buffer).ConfigureAwait(false)) > 0)
-        {
-            if (sinkBroken)
-                continue;
-            try
-            {
-                await destination.WriteAsync(buffer.AsMemory(0, n)).ConfigureAwait(false);
-            }
-            catch (Exception) when (destination is not MemoryStream)
-            {
-                sinkBroken = true;
-            }
-        }
-    }
-
-    private static void StartInputPump(SandboxInput input, FdStream? pipe)
-    {
-        if (pipe is null || input.Kind == SandboxInput.InputKind.Pipe)
-            return;
-        _ = Task.Run(async () =>
-        {
-            try
-            {
-                if (input.Kind == SandboxInput.InputKind.Bytes)
-                    await pipe.WriteAsync(input.Bytes).ConfigureAwait(false);
-                else
-                    await input.Stream!.CopyToAsync(pipe).ConfigureAwait(false);
-            }
-            catch (Exception e) when (e is IOException or ObjectDisposedException)
-            {
-                // The command closed its stdin or ended: what it did not read is dropped.
-            }
-            finally
-            {
-                await pipe.DisposeAsync().ConfigureAwait(false);
-            }
-        });
     }
 
     private readonly record struct Message(int Type, int A, int B, int C, string Detail)

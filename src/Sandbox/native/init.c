@@ -5,6 +5,8 @@
  * makes the kernel kill whatever is left in the PID namespace. */
 #include "init.h"
 
+#include "command.h"
+#include "kernel.h"
 #include "mount.h"
 #include "ns.h"
 #include "protocol.h"
@@ -31,82 +33,6 @@
 /* Signals a caller may send to stop or poke the command; init passes them on. The list is
  * SBX_FORWARDED_SIGNALS in protocol.h: the helper and the library refuse any other. */
 static const int forwarded_signals[] = {SBX_FORWARDED_SIGNALS};
-
-static const char *env_value(char *const *envp, const char *name)
-{
-    size_t len = strlen(name);
-    for (; *envp != NULL; envp++)
-        if (strncmp(*envp, name, len) == 0 && (*envp)[len] == '=')
-            return *envp + len + 1;
-    return NULL;
-}
-
-/* execvpe with the sandbox's own PATH; reports exactly what was looked up on failure. */
-static SBX_NORETURN void exec_command(const struct sbx_spec *spec)
-{
-    const char *file = spec->argv[0];
-    if (strchr(file, '/') != NULL) {
-        execve(file, spec->argv, spec->envp);
-        if (errno == ENOENT && access(file, F_OK) == 0)
-            die(SBX_STEP_EXEC, ENOENT, "%s exists, but its interpreter or dynamic loader does not", file);
-        die(errno == ENOENT ? SBX_STEP_EXEC_NOT_FOUND : SBX_STEP_EXEC, errno, "%s", file);
-    }
-    const char *path = env_value(spec->envp, "PATH");
-    if (path == NULL)
-        path = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
-    int saw_eacces = 0;
-    for (const char *dir = path;; dir++) {
-        const char *end = strchrnul(dir, ':');
-        char candidate[PATH_MAX];
-        int n = end == dir ? snprintf(candidate, sizeof candidate, "%s", file)
-                           : snprintf(candidate, sizeof candidate, "%.*s/%s", (int)(end - dir), dir, file);
-        if (n > 0 && (size_t)n < sizeof candidate) {
-            execve(candidate, spec->argv, spec->envp);
-            if (errno == ENOENT && access(candidate, F_OK) == 0)
-                die(SBX_STEP_EXEC, ENOENT, "%s exists, but its interpreter or dynamic loader does not", candidate);
-            if (errno == EACCES)
-                saw_eacces = 1;
-            else if (errno != ENOENT && errno != ENOTDIR && errno != ESTALE && errno != ENODEV && errno != ETIMEDOUT)
-                die(SBX_STEP_EXEC, errno, "%s", candidate);
-        }
-        dir = end;
-        if (*end == '\0')
-            break;
-    }
-    if (saw_eacces)
-        die(SBX_STEP_EXEC, EACCES, "%s (found in PATH=%s but not executable)", file, path);
-    die(SBX_STEP_EXEC_NOT_FOUND, ENOENT, "%s (looked up in PATH=%s)", file, path);
-}
-
-/* The command's process, between fork and exec. Failures go over exec_fd. */
-static SBX_NORETURN void command_main(const struct sbx_spec *spec, int exec_fd, pid_t init_pid)
-{
-    report_fd = exec_fd;
-    sigset_t none;
-    sigemptyset(&none);
-    for (int sig = 1; sig < NSIG; sig++)
-        signal(sig, SIG_DFL); /* nothing of the helper's signal setup leaks into the command */
-    sigprocmask(SIG_SETMASK, &none, NULL);
-    if (setsid() < 0)
-        die(SBX_STEP_FORK, errno, "setsid");
-    const char *cwd = spec->cwd != NULL ? spec->cwd : "/";
-    if (chdir(cwd) != 0)
-        die(SBX_STEP_CHDIR, errno, "%s", cwd);
-    /* By default the command gets no capability in any set and cannot gain one: without
-     * CAP_SYS_ADMIN it cannot remount the read-only root, unmount a mask, or mount anything;
-     * with no_new_privs a setuid binary grants nothing; with an empty bounding set not even
-     * exec as uid 0 brings capabilities back. */
-    security_apply(spec);
-    /* Without a PID namespace nothing else kills the command if init dies. Set after the
-     * last credential change, which clears it, then check init did not die meanwhile. */
-    if (!(spec->namespaces & SBX_NS_PID)) {
-        if (prctl(PR_SET_PDEATHSIG, SIGKILL) != 0)
-            die(SBX_STEP_FORK, errno, "PR_SET_PDEATHSIG");
-        if (getppid() != init_pid)
-            _exit(125);
-    }
-    exec_command(spec);
-}
 
 static void send_exit(int status)
 {
@@ -145,6 +71,35 @@ static void send_started(pid_t command)
      * a PID namespace of our own; without one, pids need no translation anyway. */
     if (RETRY_EINTR(sendmsg(report_fd, &mh, MSG_NOSIGNAL)) < 0)
         report_send(report_fd, SBX_MSG_STARTED, command, 0, 0, NULL, 0);
+}
+
+/* The helper joins exec'd commands to the command's namespaces, not init's: init itself
+ * stays in the host's time namespace (it only made one for its children). Opened while the
+ * command is our unreaped child, so the pid cannot name anything else. Without it (pidfd_open
+ * is Linux 5.3) the sandbox just cannot take exec'd commands. */
+static void send_command_pidfd(pid_t command)
+{
+    int pidfd = sys_pidfd_open(command, 0);
+    if (pidfd < 0)
+        return;
+    unsigned char msg[SBX_MSG_HEADER_SIZE];
+    memset(msg, 0, sizeof msg);
+    uint32_t type = SBX_MSG_COMMAND_PIDFD;
+    memcpy(msg, &type, 4);
+    struct iovec iov = {.iov_base = msg, .iov_len = sizeof msg};
+    union {
+        char buf[CMSG_SPACE(sizeof(int))];
+        struct cmsghdr align;
+    } control;
+    memset(&control, 0, sizeof control);
+    struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = control.buf, .msg_controllen = sizeof control.buf};
+    struct cmsghdr *cm = CMSG_FIRSTHDR(&mh);
+    cm->cmsg_level = SOL_SOCKET;
+    cm->cmsg_type = SCM_RIGHTS;
+    cm->cmsg_len = CMSG_LEN(sizeof(int));
+    memcpy(CMSG_DATA(cm), &pidfd, sizeof pidfd);
+    RETRY_EINTR(sendmsg(report_fd, &mh, MSG_NOSIGNAL));
+    close(pidfd);
 }
 
 /* After the helper wrote the maps, become the user namespace's root when it is mapped, so
@@ -206,7 +161,7 @@ static SBX_NORETURN void run_init(const struct sbx_spec *spec)
     if (command == 0) {
         close(exec_pair[0]);
         close(sfd);
-        command_main(spec, exec_pair[1], init_pid);
+        command_run(spec, exec_pair[1], init_pid);
     }
     close(exec_pair[1]);
 
@@ -227,8 +182,10 @@ static SBX_NORETURN void run_init(const struct sbx_spec *spec)
     int exec_failed = n > 0;
     if (exec_failed)
         RETRY_EINTR(send(report_fd, msg, (size_t)n, MSG_NOSIGNAL)); /* the command's own error record */
-    else
+    else {
+        send_command_pidfd(command);
         send_started(command);
+    }
 
     for (;;) {
         struct signalfd_siginfo si;

@@ -14,6 +14,8 @@
 #define SBX_NR_fsopen 430
 #define SBX_NR_fsconfig 431
 #define SBX_NR_fsmount 432
+#define SBX_NR_pidfd_send_signal 424
+#define SBX_NR_pidfd_open 434
 #define SBX_NR_clone3 435
 #define SBX_NR_openat2 437
 #define SBX_NR_mount_setattr 442
@@ -80,5 +82,7 @@ static inline int sys_openat2(int dfd, const char *path, struct sbx_open_how *ho
     return (int)syscall(SBX_NR_openat2, dfd, path, how, sizeof *how);
 }
 static inline long sys_clone3(struct sbx_clone_args *args) { return syscall(SBX_NR_clone3, args, sizeof *args); }
+static inline int sys_pidfd_open(pid_t pid, unsigned flags) { return (int)syscall(SBX_NR_pidfd_open, pid, flags); }
+static inline int sys_pidfd_send_signal(int pidfd, int sig) { return (int)syscall(SBX_NR_pidfd_send_signal, pidfd, sig, NULL, 0); }
 
 #endif

@@ -29,23 +29,10 @@
 
 static uint8_t *read_spec(size_t *len)
 {
-    struct stat st;
-    if (fstat(SBX_FD_SPEC, &st) != 0)
-        die(SBX_STEP_SPEC_READ, errno, "fstat spec fd %d", SBX_FD_SPEC);
-    if (st.st_size < SBX_SPEC_HEADER_SIZE || (uint64_t)st.st_size > SBX_SPEC_MAX_SIZE)
-        die(SBX_STEP_SPEC_READ, EINVAL, "spec is %lld bytes", (long long)st.st_size);
-    uint8_t *buf = malloc((size_t)st.st_size);
-    if (buf == NULL)
-        die(SBX_STEP_SPEC_READ, ENOMEM, "%lld-byte spec", (long long)st.st_size);
-    size_t got = 0;
-    while (got < (size_t)st.st_size) {
-        ssize_t n = RETRY_EINTR(pread(SBX_FD_SPEC, buf + got, (size_t)st.st_size - got, (off_t)got));
-        if (n <= 0)
-            die(SBX_STEP_SPEC_READ, n < 0 ? errno : EIO, "read spec");
-        got += (size_t)n;
-    }
+    uint8_t *buf;
+    if (read_whole_fd(SBX_FD_SPEC, SBX_SPEC_HEADER_SIZE, SBX_SPEC_MAX_SIZE, &buf, len) != 0)
+        die(SBX_STEP_SPEC_READ, errno, "read the spec from fd %d", SBX_FD_SPEC);
     close(SBX_FD_SPEC);
-    *len = got;
     return buf;
 }
 
@@ -149,6 +136,7 @@ int main(int argc, char **argv)
     struct sandbox sb = {
         .init_pid = child,
         .init_pidfd = pidfd,
+        .command_pidfd = -1,
         .report_fd = report_pair[0],
         .control_fd = SBX_FD_CONTROL,
         .has_pid_ns = (spec.namespaces & SBX_NS_PID) != 0,

@@ -161,6 +161,7 @@
 #define SBX_MAX_GROUPS 64
 #define SBX_RLIMIT_COUNT 16 /* RLIMIT_NLIMITS: resources are 0 to 15 on every architecture */
 #define SBX_MAX_BPF_INSNS 4096 /* BPF_MAXINSNS */
+#define SBX_MAX_EXECS 64 /* exec'd commands running at once in one sandbox */
 #define SBX_MAX_LAYERS 128 /* overlay lower layers (docker's limit is 127; SCM_RIGHTS takes 253) */
 
 /* ---- Control channel messages (both directions) ----------------------------------- */
@@ -174,11 +175,26 @@
 #define SBX_MSG_STARTED 2 /* a = host pid of the command (0 if unknown); inside the helper
                            * only, b = 1 when SCM_CREDENTIALS carry the command's pid */
 #define SBX_MSG_EXITED 3  /* a = SBX_EXIT_*, b = exit code or signal, c = SBX_REASON_* */
+/* Commands exec'd into the running sandbox (SBX_CMD_EXEC); every one ends with exactly one
+ * EXEC_ERROR, or with EXEC_STARTED and later EXEC_EXITED, all before the sandbox's EXITED. */
+#define SBX_MSG_EXEC_STARTED 4 /* a = exec id, b = host pid of the exec'd command */
+#define SBX_MSG_EXEC_ERROR 5   /* a = exec id, b = step (SBX_STEP_*), c = errno, detail */
+#define SBX_MSG_EXEC_EXITED 6  /* a = exec id, b = SBX_EXIT_*, c = exit code or signal */
+/* inside the helper only, init -> helper: SCM_RIGHTS carries a pidfd of the command, the
+ * process whose namespaces exec'd commands join */
+#define SBX_MSG_COMMAND_PIDFD 7
 
 /* library -> helper */
 #define SBX_CMD_SIGNAL 101 /* a = signal, delivered to the command: one of the forwarded
                               * signals below, or SIGKILL (same as SBX_CMD_KILL) */
 #define SBX_CMD_KILL 102   /* SIGKILL every process of the sandbox */
+/* a = exec id (the library's choice, unique per sandbox); SCM_RIGHTS carries exactly four
+ * fds: a memfd with a whole spec (the sandbox's, with the exec's command, environment,
+ * working directory and user), then the command's stdin, stdout and stderr. The command
+ * joins the namespaces of the sandbox's command, the spec's cgroups, and runs under the
+ * spec's user, capabilities, rlimits, Landlock rules and seccomp filter. */
+#define SBX_CMD_EXEC 103
+#define SBX_CMD_EXEC_SIGNAL 104 /* a = exec id, b = signal: a forwarded one or SIGKILL */
 /* end of file on the control channel: the library is gone; kill everything, exit */
 
 #define SBX_EXIT_CODE 1
@@ -228,5 +244,6 @@
 #define SBX_STEP_CAPABILITIES 33
 #define SBX_STEP_SECCOMP 34
 #define SBX_STEP_LANDLOCK 35
+#define SBX_STEP_EXEC_JOIN 36 /* an exec'd command joins the running sandbox */
 
 #endif

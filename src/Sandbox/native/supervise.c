@@ -6,6 +6,8 @@
  * or with SIGCHLD ignored. */
 #include "supervise.h"
 
+#include "exec.h"
+#include "kernel.h"
 #include "protocol.h"
 #include "report.h"
 
@@ -22,9 +24,6 @@
 #include <sys/wait.h>
 #include <time.h>
 
-#ifndef SYS_pidfd_send_signal
-#define SYS_pidfd_send_signal 424
-#endif
 #ifndef P_PIDFD
 #define P_PIDFD 3
 #endif
@@ -84,7 +83,7 @@ void kill_sandbox(struct sandbox *sb)
     if (sb->init_pid <= 0)
         return; /* already reaped: its pid may belong to someone else now */
     /* Through the pidfd: exact even if init has just exited. */
-    if (syscall(SYS_pidfd_send_signal, sb->init_pidfd, SIGKILL, NULL, 0) != 0)
+    if (sys_pidfd_send_signal(sb->init_pidfd, SIGKILL) != 0)
         kill(sb->init_pid, SIGKILL);
     if (sb->has_pid_ns)
         return; /* the kernel kills the rest of the PID namespace when its init dies */
@@ -114,37 +113,86 @@ static int is_forwarded_signal(int sig)
     return 0;
 }
 
-/* Receive one report; for STARTED, put the command's pid as the kernel translated it (from
- * init's SCM_CREDENTIALS) into field a. */
-static ssize_t receive_report(int fd, unsigned char *msg, size_t size)
+/* Receive one report. For STARTED, put the command's pid as the kernel translated it (from
+ * init's SCM_CREDENTIALS) into field a; for COMMAND_PIDFD, keep the pidfd it carries in
+ * sb->command_pidfd. */
+static ssize_t receive_report(struct sandbox *sb, unsigned char *msg, size_t size)
 {
     struct iovec iov = {.iov_base = msg, .iov_len = size};
     union {
-        char buf[CMSG_SPACE(sizeof(struct ucred))];
+        char buf[CMSG_SPACE(sizeof(struct ucred)) + CMSG_SPACE(sizeof(int))];
         struct cmsghdr align;
     } control;
     struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = control.buf, .msg_controllen = sizeof control.buf};
-    ssize_t n = RETRY_EINTR(recvmsg(fd, &mh, MSG_CMSG_CLOEXEC));
-    if (n < SBX_MSG_HEADER_SIZE)
+    ssize_t n = RETRY_EINTR(recvmsg(sb->report_fd, &mh, MSG_CMSG_CLOEXEC));
+    if (n < 0)
         return n;
-    uint32_t type;
-    int32_t with_creds;
-    memcpy(&type, msg, 4);
-    memcpy(&with_creds, msg + 8, 4);
-    /* With SO_PASSCRED the kernel attaches the sender's own credentials to every message;
-     * only a STARTED that says so carries the command's. */
-    if (type != SBX_MSG_STARTED || with_creds != 1)
-        return n;
-    memset(msg + 8, 0, 4);
+    uint32_t type = 0;
+    int32_t with_creds = 0;
+    if (n >= SBX_MSG_HEADER_SIZE) {
+        memcpy(&type, msg, 4);
+        memcpy(&with_creds, msg + 8, 4);
+    }
     int32_t host_pid = 0;
-    for (struct cmsghdr *cm = CMSG_FIRSTHDR(&mh); cm != NULL; cm = CMSG_NXTHDR(&mh, cm))
+    for (struct cmsghdr *cm = CMSG_FIRSTHDR(&mh); cm != NULL; cm = CMSG_NXTHDR(&mh, cm)) {
         if (cm->cmsg_level == SOL_SOCKET && cm->cmsg_type == SCM_CREDENTIALS) {
             struct ucred cred;
             memcpy(&cred, CMSG_DATA(cm), sizeof cred);
             host_pid = cred.pid;
+        } else if (cm->cmsg_level == SOL_SOCKET && cm->cmsg_type == SCM_RIGHTS) {
+            int fd;
+            memcpy(&fd, CMSG_DATA(cm), sizeof fd);
+            if (type == SBX_MSG_COMMAND_PIDFD && sb->command_pidfd < 0)
+                sb->command_pidfd = fd;
+            else
+                close(fd);
         }
-    memcpy(msg + 4, &host_pid, 4);
+    }
+    /* With SO_PASSCRED the kernel attaches the sender's own credentials to every message;
+     * only a STARTED that says so carries the command's. */
+    if (type == SBX_MSG_STARTED && with_creds == 1) {
+        memset(msg + 8, 0, 4);
+        memcpy(msg + 4, &host_pid, 4);
+    }
     return n;
+}
+
+/* Receive one command from the library, with the fds SBX_CMD_EXEC carries (any others are
+ * closed). Returns the message length; *n_fds says how many of fds[] are ours to close. */
+static ssize_t receive_command(int control_fd, unsigned char *msg, size_t size, int fds[4], int *n_fds)
+{
+    struct iovec iov = {.iov_base = msg, .iov_len = size};
+    union {
+        char buf[CMSG_SPACE(4 * sizeof(int))];
+        struct cmsghdr align;
+    } control;
+    struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = control.buf, .msg_controllen = sizeof control.buf};
+    *n_fds = 0;
+    ssize_t n = RETRY_EINTR(recvmsg(control_fd, &mh, MSG_CMSG_CLOEXEC));
+    for (struct cmsghdr *cm = CMSG_FIRSTHDR(&mh); n >= 0 && cm != NULL; cm = CMSG_NXTHDR(&mh, cm)) {
+        if (cm->cmsg_level != SOL_SOCKET || cm->cmsg_type != SCM_RIGHTS)
+            continue;
+        size_t count = (cm->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+        for (size_t i = 0; i < count; i++) {
+            int fd;
+            memcpy(&fd, CMSG_DATA(cm) + i * sizeof(int), sizeof fd);
+            if (*n_fds < 4)
+                fds[(*n_fds)++] = fd;
+            else
+                close(fd);
+        }
+    }
+    /* Fds cut off by a short control buffer were closed by the kernel; the command is then
+     * incomplete, which the caller sees from the count. */
+    if (n >= 0 && (mh.msg_flags & MSG_CTRUNC))
+        *n_fds = -*n_fds - 1;
+    return n;
+}
+
+static void close_all(int *fds, int n)
+{
+    for (int i = 0; i < n; i++)
+        close(fds[i]);
 }
 
 static void relay(int to_fd, const unsigned char *msg, ssize_t len)
@@ -170,22 +218,27 @@ void supervise(struct sandbox *sb)
     int exit_kind = 0, exit_value = 0; /* from init's SBX_MSG_EXITED */
     int init_gone = 0, report_open = 1, init_signal = 0;
     unsigned char msg[SBX_MSG_HEADER_SIZE + SBX_MSG_MAX_DETAIL];
+    static struct execs execs;
+    execs_init(&execs);
 
-    /* Until init has exited and its report channel is drained. */
-    while (!init_gone || report_open) {
-        struct pollfd fds[4] = {
+    /* Until init has exited, its report channel is drained, and every exec'd command has
+     * been reported ended (the sandbox's end kills them). */
+    while (!init_gone || report_open || exec_busy(&execs)) {
+        struct pollfd fds[4 + EXEC_POLL_FDS] = {
             {.fd = sb->control_fd, .events = POLLIN},
             {.fd = report_open ? sb->report_fd : -1, .events = POLLIN},
             {.fd = init_gone ? -1 : sb->init_pidfd, .events = POLLIN},
             {.fd = kill_reason < 0 && !init_gone ? timer_fd : -1, .events = POLLIN},
         };
-        if (RETRY_EINTR(poll(fds, 4, -1)) < 0) {
+        exec_poll_fds(&execs, fds + 4);
+        if (RETRY_EINTR(poll(fds, 4 + EXEC_POLL_FDS, -1)) < 0) {
             report_error(SBX_STEP_SUPERVISE, errno, "poll");
             kill_sandbox(sb);
             finish(sb->control_fd, 1);
         }
         if (fds[0].revents) {
-            ssize_t n = RETRY_EINTR(recv(sb->control_fd, msg, sizeof msg, 0));
+            int passed[4], n_passed;
+            ssize_t n = receive_command(sb->control_fd, msg, sizeof msg, passed, &n_passed);
             if (n <= 0) {
                 /* The library is gone (closed, or its process died): take the sandbox along,
                  * and wait until it is gone so nothing outlives this helper. */
@@ -195,21 +248,36 @@ void supervise(struct sandbox *sb)
                 remove_cgroups(sb);
                 _exit(0);
             }
-            uint32_t type;
-            int32_t arg;
-            memcpy(&type, msg, 4);
-            memcpy(&arg, msg + 4, 4);
-            if (n >= SBX_MSG_HEADER_SIZE && type == SBX_CMD_KILL && kill_reason < 0 && !init_gone) {
+            uint32_t type = 0;
+            int32_t arg = 0, arg2 = 0;
+            if (n >= SBX_MSG_HEADER_SIZE) {
+                memcpy(&type, msg, 4);
+                memcpy(&arg, msg + 4, 4);
+                memcpy(&arg2, msg + 8, 4);
+            }
+            if (type == SBX_CMD_EXEC) {
+                if (n_passed == 4)
+                    exec_start(&execs, arg, passed, init_gone || kill_reason >= 0 ? -1 : sb->command_pidfd, sb->control_fd);
+                else {
+                    static const char detail[] = "SBX_CMD_EXEC needs exactly four file descriptors";
+                    report_send(sb->control_fd, SBX_MSG_EXEC_ERROR, arg, SBX_STEP_EXEC_JOIN, EINVAL, detail, sizeof detail - 1);
+                }
+            }
+            if (type != SBX_CMD_EXEC || n_passed != 4)
+                close_all(passed, n_passed < 0 ? -n_passed - 1 : n_passed);
+            if (type == SBX_CMD_KILL && kill_reason < 0 && !init_gone) {
                 kill_reason = SBX_REASON_KILLED;
                 kill_sandbox(sb);
-            } else if (n >= SBX_MSG_HEADER_SIZE && type == SBX_CMD_SIGNAL && !init_gone && arg > 0 && arg < NSIG) {
+            } else if (type == SBX_CMD_SIGNAL && !init_gone && arg > 0 && arg < NSIG) {
                 if (arg == SIGKILL) {
                     kill_reason = kill_reason < 0 ? SBX_REASON_KILLED : kill_reason;
                     kill_sandbox(sb);
                 } else if (is_forwarded_signal(arg) && sb->init_pid > 0) {
                     /* init forwards it to the command; through the pidfd, never a stale pid */
-                    syscall(SYS_pidfd_send_signal, sb->init_pidfd, arg, NULL, 0);
+                    sys_pidfd_send_signal(sb->init_pidfd, arg);
                 }
+            } else if (type == SBX_CMD_EXEC_SIGNAL && (arg2 == SIGKILL || is_forwarded_signal(arg2))) {
+                exec_signal(&execs, arg, arg2);
             }
         }
         if (fds[3].revents) {
@@ -217,7 +285,7 @@ void supervise(struct sandbox *sb)
             kill_sandbox(sb);
         }
         if (fds[1].revents) {
-            ssize_t n = receive_report(sb->report_fd, msg, sizeof msg);
+            ssize_t n = receive_report(sb, msg, sizeof msg);
             if (n <= 0) {
                 report_open = 0;
             } else if (n >= SBX_MSG_HEADER_SIZE) {
@@ -226,11 +294,12 @@ void supervise(struct sandbox *sb)
                 if (type == SBX_MSG_EXITED) {
                     memcpy(&exit_kind, msg + 4, 4);
                     memcpy(&exit_value, msg + 8, 4);
-                } else {
+                } else if (type != SBX_MSG_COMMAND_PIDFD) {
                     relay(sb->control_fd, msg, n);
                 }
             }
         }
+        exec_handle(&execs, fds + 4, sb->control_fd);
         if (fds[2].revents) {
             siginfo_t si;
             memset(&si, 0, sizeof si);
@@ -238,6 +307,10 @@ void supervise(struct sandbox *sb)
                 RETRY_EINTR(waitid((idtype_t)P_PIDFD, (id_t)sb->init_pidfd, &si, WEXITED));
             sb->init_pid = 0;
             init_gone = 1;
+            /* No more exec'd commands: the sandbox they would join is ending. */
+            if (sb->command_pidfd >= 0)
+                close(sb->command_pidfd);
+            sb->command_pidfd = -1;
             if (si.si_code == CLD_KILLED || si.si_code == CLD_DUMPED)
                 init_signal = si.si_status;
             /* Without a PID namespace, init's orphans are ours now; none may outlive it. */

@@ -11,6 +11,7 @@
 struct sandbox {
     pid_t init_pid;   /* the cloned child: init of the sandbox */
     int init_pidfd;   /* from clone3(CLONE_PIDFD) */
+    int command_pidfd; /* the command, whose namespaces exec'd commands join; -1 until init sends it */
     int report_fd;    /* SEQPACKET from the sandbox's init */
     int control_fd;   /* SEQPACKET to and from the library */
     int has_pid_ns;   /* killing init then kills everything inside */

@@ -5,6 +5,7 @@
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 
 #ifndef SYS_close_range
@@ -48,4 +49,31 @@ void close_fds_from(int first)
     long max = sysconf(_SC_OPEN_MAX);
     for (long fd = first; fd < max; fd++)
         close((int)fd);
+}
+
+int read_whole_fd(int fd, size_t min, size_t max, uint8_t **out, size_t *len)
+{
+    struct stat st;
+    if (fstat(fd, &st) != 0)
+        return -1;
+    if (st.st_size < 0 || (uint64_t)st.st_size < min || (uint64_t)st.st_size > max) {
+        errno = EINVAL;
+        return -1;
+    }
+    uint8_t *buf = malloc(st.st_size > 0 ? (size_t)st.st_size : 1);
+    if (buf == NULL)
+        return -1;
+    size_t got = 0;
+    while (got < (size_t)st.st_size) {
+        ssize_t n = RETRY_EINTR(pread(fd, buf + got, (size_t)st.st_size - got, (off_t)got));
+        if (n <= 0) {
+            free(buf);
+            errno = n < 0 ? errno : EIO;
+            return -1;
+        }
+        got += (size_t)n;
+    }
+    *out = buf;
+    *len = got;
+    return 0;
 }

@@ -34,6 +34,10 @@ static inline void close_fd_ptr(int *fd)
 /* Write a whole string into an existing file (procfs control files want one write). */
 int write_file(const char *path, const char *content);
 
+/* Read a whole file (a spec memfd) of min to max bytes with pread from offset 0 into a
+ * malloc'd buffer. Returns 0, or -1 with errno (EINVAL: the size is out of range). */
+int read_whole_fd(int fd, size_t min, size_t max, uint8_t **out, size_t *len);
+
 /* Close every fd >= first (close_range, falling back to a loop on old kernels). */
 void close_fds_from(int first);
 

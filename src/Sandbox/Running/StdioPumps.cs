@@ -1,0 +1,112 @@
+using System.Text;
+using Sandboxing.IO;
+
+namespace Sandboxing;
+
+/// <summary>
+/// Moves a sandboxed command's stdio between its pipes and what the caller configured
+/// (captured bytes, a stream, input bytes), for the sandbox's command and exec'd ones alike.
+/// </summary>
+internal static class StdioPumps
+{
+    private static readonly Encoding s_utf8 = new UTF8Encoding(false);
+
+    public static string Decode(CappedBuffer? captured) =>
+        captured is null ? "" : s_utf8.GetString(captured.GetBuffer(), 0, (int)captured.Length);
+
+    /// <summary>
+    /// Keeps the first <c>limit</c> bytes written and counts the rest as truncated; calls
+    /// <c>onOverflow</c> (if any) the first time something does not fit.
+    /// </summary>
+    internal sealed class CappedBuffer(long limit, Action? onOverflow) : MemoryStream
+    {
+        public bool Truncated { get; private set; }
+
+        // Every other Write overload of MemoryStream, for a derived type, ends up here.
+        public override void Write(byte[] buffer, int offset, int count)
+        {
+            long room = limit - Length;
+            if (count > room)
+            {
+                if (!Truncated)
+                    onOverflow?.Invoke();
+                Truncated = true;
+                count = (int)Math.Max(0, room);
+            }
+            base.Write(buffer, offset, count);
+        }
+
+        public override ValueTask WriteAsync(ReadOnlyMemory<byte> buffer, CancellationToken cancellationToken = default)
+        {
+            if (System.Runtime.InteropServices.MemoryMarshal.TryGetArray(buffer, out var segment))
+                Write(segment.Array!, segment.Offset, segment.Count);
+            else
+                Write(buffer.ToArray(), 0, buffer.Length);
+            return ValueTask.CompletedTask;
+        }
+    }
+
+    public static CappedBuffer? StartOutput(SandboxOutput output, FdStream? pipe, List<Task> pumps, Action onOverflow)
+    {
+        if (pipe is null)
+            return null;
+        switch (output.Kind)
+        {
+            case SandboxOutput.OutputKind.Capture:
+                var captured = new CappedBuffer(output.CaptureLimit, output.KillOnOverflow ? onOverflow : null);
+                pumps.Add(CopyAsync(pipe, captured));
+                return captured;
+            case SandboxOutput.OutputKind.Stream:
+                pumps.Add(CopyAsync(pipe, output.Stream!));
+                return null;
+            default:
+                return null; // a Pipe: the caller reads it
+        }
+    }
+
+    /// <summary>Copies until end of file; if the destination fails, keeps draining so the command never blocks on a full pipe.</summary>
+    private static async Task CopyAsync(FdStream source, Stream destination)
+    {
+        var buffer = new byte[16384];
+        bool sinkBroken = false;
+        int n;
+        while ((n = await source.ReadAsync(buffer).ConfigureAwait(false)) > 0)
+        {
+            if (sinkBroken)
+                continue;
+            try
+            {
+                await destination.WriteAsync(buffer.AsMemory(0, n)).ConfigureAwait(false);
+            }
+            catch (Exception) when (destination is not MemoryStream)
+            {
+                sinkBroken = true;
+            }
+        }
+    }
+
+    public static void StartInput(SandboxInput input, FdStream? pipe)
+    {
+        if (pipe is null || input.Kind == SandboxInput.InputKind.Pipe)
+            return;
+        _ = Task.Run(async () =>
+        {
+            try
+            {
+                if (input.Kind == SandboxInput.InputKind.Bytes)
+                    await pipe.WriteAsync(input.Bytes).ConfigureAwait(false);
+                else
+                    await input.Stream!.CopyToAsync(pipe).ConfigureAwait(false);
+            }
+            catch (Exception e) when (e is IOException or ObjectDisposedException)
+            {
+                // The command closed its stdin or ended: what it did not read is dropped.
+            }
+            finally
+            {
+                await pipe.DisposeAsync().ConfigureAwait(false);
+            }
+        });
+    }
+
+}
