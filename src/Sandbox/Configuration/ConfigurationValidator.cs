@@ -29,6 +29,7 @@ internal static class ConfigurationValidator
         if (config.MaskedPaths.Length + config.ReadOnlyPaths.Length > MaxMounts)
             throw new SandboxConfigurationException("maskedPaths", $"more than {MaxMounts} masked and read-only paths.");
         ValidateSandboxPath("workingDirectory", config.WorkingDirectory, allowRoot: true);
+        config.Terminal?.Validate("terminal");
         if (config.CpuTimeLimit is { } cpuTime && cpuTime <= TimeSpan.Zero)
             throw new SandboxConfigurationException("cpuTimeLimit", $"{cpuTime} is not a positive duration.");
         if (config.Timeout is { } timeout && (timeout <= TimeSpan.Zero || timeout.TotalMilliseconds >= long.MaxValue))
@@ -42,6 +43,7 @@ internal static class ConfigurationValidator
     {
         ValidateEnvironment(exec);
         ValidateSandboxPath("workingDirectory", exec.WorkingDirectory, allowRoot: true);
+        exec.Terminal?.Validate("terminal");
         if (!exec.Has(SandboxNamespaces.User))
             return;
         // Without explicit mappings the sandbox's user namespace maps its command's ids alone.

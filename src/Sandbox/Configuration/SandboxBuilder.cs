@@ -297,6 +297,15 @@ public sealed class SandboxBuilder
     [Pure]
     public SandboxBuilder WithTimeout(TimeSpan timeout) => With(Configuration with { Timeout = timeout });
 
+    /// <summary>
+    /// Gives the command a terminal of its own (docker run -t), <see cref="TerminalSize.Default"/>
+    /// unless a size is given: a fresh pseudo-terminal whose other side is the command's stdin,
+    /// stdout, stderr and controlling terminal, in a session of its own. Read and write it through
+    /// <see cref="SandboxProcess.Terminal"/>; resize it with <see cref="SandboxProcess.ResizeTerminal"/>.
+    /// The stdio settings are then unused. The caller's own terminal never reaches the command.
+    /// </summary>
+    public SandboxBuilder WithTerminal(TerminalSize? size = null) => With(Configuration with { Terminal = size ?? TerminalSize.Default });
+
     /// <summary>Shifts CLOCK_MONOTONIC and CLOCK_BOOTTIME inside the sandbox (time namespace).</summary>
     [Pure]
     public SandboxBuilder WithClockOffsets(TimeSpan monotonic, TimeSpan boottime) =>

@@ -194,6 +194,13 @@ public sealed record SandboxConfiguration
     /// <summary>Wall-clock limit; the whole sandbox is killed when it passes. None by default.</summary>
     public TimeSpan? Timeout { get; init; }
 
+    /// <summary>
+    /// A terminal of its own for the command (docker run -t), of this size; null: none. It
+    /// replaces the stdio settings: the command's stdin, stdout and stderr are the terminal,
+    /// read and written through <see cref="SandboxProcess.Terminal"/>.
+    /// </summary>
+    public TerminalSize? Terminal { get; init; }
+
     /// <summary>Offset added to CLOCK_MONOTONIC inside the sandbox (needs the time namespace).</summary>
     public TimeSpan MonotonicClockOffset { get; init; }
 

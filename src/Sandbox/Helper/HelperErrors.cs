@@ -48,6 +48,8 @@ internal static class HelperErrors
         StepCapabilities => "set the command's capabilities",
         StepSeccomp => "install the seccomp filter",
         StepLandlock => "apply the Landlock rules",
+        StepExecJoin => "join the running sandbox",
+        StepTerminal => "give the command its terminal",
         _ => $"step {step}",
     };
 
@@ -93,6 +95,9 @@ internal static class HelperErrors
         (StepSeccomp, EACCES or EPERM) => "Installing a filter without no_new_privs needs CAP_SYS_ADMIN; with AllowNewPrivileges the filter is installed while the command still holds it, so the filter itself denied a later setup step. Allow setgroups, setresuid, capset, prctl and execve in the policy.",
         (StepLandlock, ENOSYS or 95 /* EOPNOTSUPP */) => "This kernel has no Landlock (Linux 5.13+, with landlock in the lsm= boot list). Pass bestEffort: true to run without it, or drop the rules.",
         (StepLandlock, ENOENT or ENOTDIR) => "A Landlock rule names a path that does not exist inside the sandbox.",
+        (StepExecJoin, 3 /* ESRCH */) => "The sandbox's command has ended (or is ending): commands can be exec'd only while it runs.",
+        (StepExecJoin, 11 /* EAGAIN */) => $"At most {MaxExecs} exec'd commands run at once in one sandbox; wait for some to end.",
+        (StepExecJoin, EPERM or EACCES) => "The kernel refused to join the sandbox's namespaces: only the user who started the sandbox (or root) can exec into it.",
         (StepCreate, EROFS) => "The place is read-only: create it under a writable mount (a tmpfs mounted before it, an overlay root, /tmp).",
         (StepCreate, EEXIST) => "Something already exists there (a symlink is never replaced).",
         (StepCreate, 40 /* ELOOP */) => "The target is a symbolic link; files are never written through one.",

@@ -13,8 +13,12 @@ internal sealed class LaunchedHelper : IDisposable
     public FdStream? StandardOutput { get; init; }
     public FdStream? StandardError { get; init; }
 
+    /// <summary>The master side of the command's terminal, when it has one.</summary>
+    public FdStream? Terminal { get; init; }
+
     public void Dispose()
     {
+        Terminal?.Dispose();
         Control.Dispose();
         PidFd.Dispose();
         StandardInput?.Dispose();
@@ -40,16 +44,24 @@ internal static unsafe partial class HelperLauncher
         SafeFd? specFd = null;
         SeqPacketChannel? control = null;
         SafeFd? controlPeer = null;
-        FdStream? stdin = null, stdout = null, stderr = null;
+        FdStream? stdin = null, stdout = null, stderr = null, terminal = null;
         try
         {
             specFd = CreateSpecMemfd(spec);
             owned.Add(specFd);
             control = SeqPacketChannel.CreatePair(out controlPeer);
             owned.Add(controlPeer);
-            SafeFd? childIn = Own(OpenInput(config.StandardInput, out stdin), owned);
-            SafeFd? childOut = Own(OpenOutput(config.StandardOutput, "standardOutput", out stdout), owned);
-            SafeFd? childErr = Own(OpenOutput(config.StandardError, "standardError", out stderr), owned);
+            SafeFd? childIn, childOut, childErr;
+            if (config.Terminal is { } size)
+            {
+                childIn = childOut = childErr = Own(OpenTerminal(size, out terminal), owned);
+            }
+            else
+            {
+                childIn = Own(OpenInput(config.StandardInput, out stdin), owned);
+                childOut = Own(OpenOutput(config.StandardOutput, "standardOutput", out stdout), owned);
+                childErr = Own(OpenOutput(config.StandardError, "standardError", out stderr), owned);
+            }
 
             int pid = Spawn(helperPath, [childIn, childOut, childErr, specFd, controlPeer]);
             // The helper cannot exit before we close the control channel, so this pid is
@@ -72,11 +84,13 @@ internal static unsafe partial class HelperLauncher
                 StandardInput = stdin,
                 StandardOutput = stdout,
                 StandardError = stderr,
+                Terminal = terminal,
             };
         }
         catch
         {
             control?.Dispose();
+            terminal?.Dispose();
             stdin?.Dispose();
             stdout?.Dispose();
             stderr?.Dispose();
@@ -119,6 +133,14 @@ internal static unsafe partial class HelperLauncher
             }
         }
         return fd;
+    }
+
+    /// <summary>A fresh pseudo-terminal: returns the command's side; <paramref name="master"/> is ours.</summary>
+    internal static SafeFd OpenTerminal(TerminalSize size, out FdStream master)
+    {
+        var pty = IO.PseudoTerminal.Open(size);
+        master = new FdStream(pty.Master, FileAccess.ReadWrite);
+        return pty.Secondary;
     }
 
     internal static SafeFd? OpenInput(SandboxInput input, out FdStream? parentEnd)

@@ -42,6 +42,7 @@ internal static class HelperProtocol
     public const int RecSecurity = 25;
     public const int RecLandlock = 26;
     public const int RecLandlockRule = 27;
+    public const int RecTerminal = 28;
     public const int LandlockBestEffort = 0x01;
     public const int LandlockRead = 0x01;
     public const int LandlockWrite = 0x02;
@@ -145,4 +146,5 @@ internal static class HelperProtocol
     public const int StepSeccomp = 34;
     public const int StepLandlock = 35;
     public const int StepExecJoin = 36;
+    public const int StepTerminal = 37;
 }

@@ -89,6 +89,8 @@ internal sealed class SpecWriter
                 StringRecord(RecCgroupUnified, unified);
         }
         SecurityRecords(config);
+        if (config.Terminal is not null)
+            EndRecord(BeginRecord(RecTerminal));
         if (config.Timeout is { } timeout)
         {
             int r = BeginRecord(RecTimeout);

@@ -15,25 +15,29 @@ namespace Sandboxing.IO;
 internal sealed class FdStream : Stream
 {
     private readonly SafeFd _fd;
-    private readonly bool _readable;
+    private readonly bool _readable, _writable;
     private readonly Reactor _reactor;
     private int _disposed;
 
     /// <param name="fd">The descriptor, owned from now on.</param>
-    /// <param name="access">FileAccess.Read for a read end, FileAccess.Write for a write end.</param>
+    /// <param name="access">FileAccess.Read for a read end, FileAccess.Write for a write end;
+    /// ReadWrite for a terminal's master side, where reads end with EIO once no process holds
+    /// the terminal any more, which counts as end of file.</param>
     /// <param name="reactor">Reactor.Shared unless a test supplies its own.</param>
     public FdStream(SafeFd fd, FileAccess access, Reactor? reactor = null)
     {
-        if (access is not (FileAccess.Read or FileAccess.Write))
-            throw new ArgumentOutOfRangeException(nameof(access), access, "A pipe end is either read or written, not both.");
         _fd = fd;
-        _readable = access == FileAccess.Read;
+        _readable = access.HasFlag(FileAccess.Read);
+        _writable = access.HasFlag(FileAccess.Write);
         _reactor = reactor ?? Reactor.Shared;
         _fd.SetNonBlocking();
     }
 
+    /// <summary>The descriptor, for ioctls on a terminal's master side.</summary>
+    public SafeFd Descriptor => _fd;
+
     public override bool CanRead => _readable && _disposed == 0;
-    public override bool CanWrite => !_readable && _disposed == 0;
+    public override bool CanWrite => _writable && _disposed == 0;
     public override bool CanSeek => false;
     public override long Length => throw new NotSupportedException();
     public override long Position
@@ -130,6 +134,8 @@ internal sealed class FdStream : Stream
                     int errno = LibC.LastErrno;
                     if (errno == LibC.EAGAIN)
                         return -1;
+                    if (errno == LibC.EIO && _writable)
+                        return 0; // a terminal's master side: the last holder of the terminal closed it
                     if (errno != LibC.EINTR)
                         throw new IOException($"Reading from file descriptor {fd} failed: {LibC.ErrnoText(errno)} (errno {errno}).", errno);
                 }
@@ -231,7 +237,7 @@ internal sealed class FdStream : Stream
     private void EnsureCan(bool read)
     {
         ObjectDisposedException.ThrowIf(_disposed != 0, this);
-        if (read != _readable)
+        if (read ? !_readable : !_writable)
             throw new NotSupportedException(read ? "This stream is the write end of a pipe." : "This stream is the read end of a pipe.");
     }
 

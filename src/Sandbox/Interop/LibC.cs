@@ -21,6 +21,7 @@ internal static unsafe partial class LibC
     public const int EPERM = 1;
     public const int ENOENT = 2;
     public const int ESRCH = 3;
+    public const int EIO = 5;
     public const int EINTR = 4;
     public const int EBADF = 9;
     public const int ECHILD = 10;
@@ -139,6 +140,30 @@ internal static unsafe partial class LibC
     public static partial nint send(int fd, byte* buf, nint len, int flags);
 
     public const int SOL_SOCKET = 1, SCM_RIGHTS = 1;
+
+    // ---- terminals ------------------------------------------------------------------------
+
+    public const int O_NOCTTY = 0x100;
+    public const uint TIOCSWINSZ = 0x5414, TIOCGWINSZ = 0x5413, TIOCGPTPEER = 0x5441;
+
+    /// <summary>struct winsize.</summary>
+    [StructLayout(LayoutKind.Sequential)]
+    public struct WinSize
+    {
+        public ushort Rows, Columns, XPixels, YPixels;
+    }
+
+    [LibraryImport(Lib, SetLastError = true)]
+    public static partial int posix_openpt(int flags);
+
+    [LibraryImport(Lib, SetLastError = true)]
+    public static partial int unlockpt(int fd);
+
+    [LibraryImport(Lib, EntryPoint = "ioctl", SetLastError = true)]
+    public static partial int ioctl_winsize(int fd, nuint request, WinSize* size);
+
+    [LibraryImport(Lib, EntryPoint = "ioctl", SetLastError = true)]
+    public static partial int ioctl_int(int fd, nuint request, nint arg);
 
     /// <summary>struct msghdr (LP64).</summary>
     [StructLayout(LayoutKind.Sequential)]

@@ -33,6 +33,12 @@ public sealed record SandboxExecOptions
     /// <summary>Group id inside the sandbox; the sandbox command's when null.</summary>
     public uint? Gid { get; init; }
 
+    /// <summary>
+    /// A terminal of its own for the command, of this size (docker exec -t); null: none. It
+    /// replaces the stdio settings; use <see cref="SandboxExecProcess.Terminal"/>.
+    /// </summary>
+    public TerminalSize? Terminal { get; init; }
+
     /// <summary>Wall-clock limit of the exec'd command alone; when it passes, the command is killed (verdict <see cref="SandboxVerdict.TimedOut"/>), not the sandbox.</summary>
     public TimeSpan? Timeout { get; init; }
 
@@ -57,6 +63,7 @@ public sealed record SandboxExecOptions
             StandardInput = StandardInput,
             StandardOutput = StandardOutput,
             StandardError = StandardError,
+            Terminal = Terminal,
             Timeout = null,
         };
         ConfigurationValidator.ValidateExec(sandbox, config);

@@ -17,7 +17,7 @@ public sealed class SandboxExecProcess : IAsyncDisposable
     private readonly int _execId;
     private readonly SandboxConfiguration _config;
     private readonly PendingExec _pending;
-    private readonly FdStream? _stdin, _stdout, _stderr;
+    private readonly FdStream? _stdin, _stdout, _stderr, _terminal;
     private readonly StdioPumps.CappedBuffer? _capturedOutput, _capturedError;
     private readonly Task _outputPumps;
     private readonly long _startTimestamp;
@@ -27,7 +27,7 @@ public sealed class SandboxExecProcess : IAsyncDisposable
     private int _endReason; // 0, or the verdict that our own kill stands for
 
     internal SandboxExecProcess(SandboxProcess sandbox, int execId, int pid, PendingExec pending, SandboxConfiguration config,
-        FdStream? stdin, FdStream? stdout, FdStream? stderr, DateTimeOffset startTime, long startTimestamp, TimeSpan? timeout, CancellationToken cancellationToken)
+        FdStream? stdin, FdStream? stdout, FdStream? stderr, FdStream? terminal, DateTimeOffset startTime, long startTimestamp, TimeSpan? timeout, CancellationToken cancellationToken)
     {
         _sandbox = sandbox;
         _execId = execId;
@@ -36,6 +36,7 @@ public sealed class SandboxExecProcess : IAsyncDisposable
         _stdin = stdin;
         _stdout = stdout;
         _stderr = stderr;
+        _terminal = terminal;
         Pid = pid;
         StartTime = startTime;
         _startTimestamp = startTimestamp;
@@ -81,6 +82,17 @@ public sealed class SandboxExecProcess : IAsyncDisposable
     /// <exception cref="InvalidOperationException">Standard error is not a pipe.</exception>
     public Stream StandardError => _config.StandardError.Kind == SandboxOutput.OutputKind.Pipe && _stderr is { } s
         ? s : throw NotPiped("error", "StandardError = SandboxOutput.Pipe");
+
+    /// <summary>The command's terminal (<see cref="SandboxExecOptions.Terminal"/>): read what it writes, write what it reads.</summary>
+    /// <exception cref="InvalidOperationException">The command has no terminal.</exception>
+    public Stream Terminal => _terminal ?? throw NoTerminal();
+
+    /// <summary>Resizes the command's terminal; its foreground processes get SIGWINCH.</summary>
+    /// <exception cref="InvalidOperationException">The command has no terminal.</exception>
+    public void ResizeTerminal(TerminalSize size) => IO.PseudoTerminal.Resize((_terminal ?? throw NoTerminal()).Descriptor, size);
+
+    private static InvalidOperationException NoTerminal() =>
+        new("This exec'd command has no terminal; set SandboxExecOptions.Terminal.");
 
     private static InvalidOperationException NotPiped(string stream, string how) =>
         new($"Standard {stream} of this exec'd command is not a pipe; set SandboxExecOptions.{how}.");
@@ -135,6 +147,7 @@ public sealed class SandboxExecProcess : IAsyncDisposable
             _stdin?.Dispose();
             _stdout?.Dispose();
             _stderr?.Dispose();
+            _terminal?.Dispose();
         }
     }
 

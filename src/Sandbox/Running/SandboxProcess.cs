@@ -95,6 +95,21 @@ public sealed class SandboxProcess : IAsyncDisposable
     public Stream StandardError => _config.StandardError.Kind == SandboxOutput.OutputKind.Pipe && _helper.StandardError is { } s
         ? s : throw NotPiped("error", "WithStandardError(SandboxOutput.Pipe)");
 
+    /// <summary>
+    /// The command's terminal (<see cref="SandboxBuilder.WithTerminal"/>): read what it writes,
+    /// write what it reads. Reads end (return 0) once every process holding the terminal has ended.
+    /// </summary>
+    /// <exception cref="InvalidOperationException">The sandbox has no terminal.</exception>
+    public Stream Terminal => _helper.Terminal ?? throw NoTerminal();
+
+    /// <summary>Resizes the command's terminal; its foreground processes get SIGWINCH.</summary>
+    /// <exception cref="InvalidOperationException">The sandbox has no terminal.</exception>
+    public void ResizeTerminal(TerminalSize size) =>
+        IO.PseudoTerminal.Resize((_helper.Terminal ?? throw NoTerminal()).Descriptor, size);
+
+    private static InvalidOperationException NoTerminal() =>
+        new("This sandbox has no terminal; give it one with SandboxBuilder.WithTerminal().");
+
     private static InvalidOperationException NotPiped(string stream, string how) =>
         new($"Standard {stream} of this sandbox is not a pipe; configure it with {how}.");
 
@@ -171,20 +186,21 @@ public sealed class SandboxProcess : IAsyncDisposable
         }
         var startTime = DateTimeOffset.UtcNow;
         long startTimestamp = Stopwatch.GetTimestamp();
-        FdStream? stdin = null, stdout = null, stderr = null;
+        FdStream? stdin = null, stdout = null, stderr = null, terminal = null;
         try
         {
             using (var specFd = HelperLauncher.CreateSpecMemfd(spec))
-            using (var childIn = HelperLauncher.OpenInput(config.StandardInput, out stdin))
-            using (var childOut = HelperLauncher.OpenOutput(config.StandardOutput, "standardOutput", out stdout))
-            using (var childErr = HelperLauncher.OpenOutput(config.StandardError, "standardError", out stderr))
+            using (var childTerminal = config.Terminal is { } size ? HelperLauncher.OpenTerminal(size, out terminal) : null)
+            using (var childIn = childTerminal is null ? HelperLauncher.OpenInput(config.StandardInput, out stdin) : null)
+            using (var childOut = childTerminal is null ? HelperLauncher.OpenOutput(config.StandardOutput, "standardOutput", out stdout) : null)
+            using (var childErr = childTerminal is null ? HelperLauncher.OpenOutput(config.StandardError, "standardError", out stderr) : null)
             {
                 Span<byte> msg = stackalloc byte[MsgHeaderSize];
                 msg.Clear();
                 BinaryPrimitives.WriteInt32LittleEndian(msg, CmdExec);
                 BinaryPrimitives.WriteInt32LittleEndian(msg[4..], execId);
                 // Inherited stdio is this process's own 0, 1 and 2; the message carries copies.
-                ReadOnlySpan<int> fds = [specFd.Fd, childIn?.Fd ?? 0, childOut?.Fd ?? 1, childErr?.Fd ?? 2];
+                ReadOnlySpan<int> fds = [specFd.Fd, (childTerminal ?? childIn)?.Fd ?? 0, (childTerminal ?? childOut)?.Fd ?? 1, (childTerminal ?? childErr)?.Fd ?? 2];
                 bool sent;
                 try
                 {
@@ -201,12 +217,13 @@ public sealed class SandboxProcess : IAsyncDisposable
             // Cancelled while it starts: killed as soon as it runs, so it ends as Canceled.
             using (cancellationToken.Register(() => SendExecSignal(execId, 9)))
                 pid = await pending.Started.Task.ConfigureAwait(false);
-            return new SandboxExecProcess(this, execId, pid, pending, config, stdin, stdout, stderr, startTime, startTimestamp, options.Timeout, cancellationToken);
+            return new SandboxExecProcess(this, execId, pid, pending, config, stdin, stdout, stderr, terminal, startTime, startTimestamp, options.Timeout, cancellationToken);
         }
         catch (Exception e)
         {
             lock (_execs)
                 _execs.Remove(execId);
+            terminal?.Dispose();
             stdin?.Dispose();
             stdout?.Dispose();
             stderr?.Dispose();

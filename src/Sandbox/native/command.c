@@ -9,6 +9,7 @@
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/prctl.h>
 
 static const char *env_value(char *const *envp, const char *name)
@@ -67,6 +68,10 @@ SBX_NORETURN void command_run(const struct sbx_spec *spec, int report_to, pid_t 
     sigprocmask(SIG_SETMASK, &none, NULL);
     if (setsid() < 0)
         die(SBX_STEP_FORK, errno, "setsid");
+    /* Only a terminal the library made for this command: the caller's own terminal never
+     * becomes its controlling terminal, so TIOCSTI cannot reach the caller's input. */
+    if (spec->terminal && ioctl(0, TIOCSCTTY, 0) != 0)
+        die(SBX_STEP_TERMINAL, errno, "make standard input the controlling terminal");
     const char *cwd = spec->cwd != NULL ? spec->cwd : "/";
     if (chdir(cwd) != 0)
         die(SBX_STEP_CHDIR, errno, "%s", cwd);

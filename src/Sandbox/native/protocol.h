@@ -97,6 +97,9 @@
 /* payload: u32 access (SBX_LANDLOCK_READ | _WRITE | _EXECUTE [| _OPTIONAL]), string absolute path inside the
  * sandbox - repeated (SBX_MAX_MOUNTS), only with SBX_REC_LANDLOCK */
 #define SBX_REC_LANDLOCK_RULE 27
+/* no payload - once: the command's stdin is a terminal the library allocated for it; it
+ * becomes the command's controlling terminal (TIOCSCTTY in its new session) */
+#define SBX_REC_TERMINAL 28
 
 /* security flags */
 #define SBX_SECURITY_ALLOW_NEW_PRIVS 0x01 /* no PR_SET_NO_NEW_PRIVS: setuid binaries work */
@@ -245,5 +248,6 @@
 #define SBX_STEP_SECCOMP 34
 #define SBX_STEP_LANDLOCK 35
 #define SBX_STEP_EXEC_JOIN 36 /* an exec'd command joins the running sandbox */
+#define SBX_STEP_TERMINAL 37
 
 #endif

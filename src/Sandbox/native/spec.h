@@ -68,6 +68,7 @@ struct sbx_spec {
         const char *path;
     } *landlock_rules;
     size_t n_landlock_rules;
+    int terminal; /* stdin becomes the controlling terminal */
 
     void *arena_; /* owns every string and array above */
 };
