@@ -141,6 +141,11 @@ internal static unsafe partial class LibC
 
     public const int SOL_SOCKET = 1, SCM_RIGHTS = 1;
 
+    public const int SC_CLK_TCK = 2;
+
+    [LibraryImport(Lib)]
+    public static partial long sysconf(int name);
+
     // ---- terminals ------------------------------------------------------------------------
 
     public const int O_NOCTTY = 0x100;

@@ -344,6 +344,13 @@ public sealed class SandboxProcess : IAsyncDisposable
         }
     }
 
+    /// <summary>
+    /// The sandbox's processes, exec'd ones included, with their pids inside and on the host,
+    /// user, state, CPU time, resident memory and command line (docker top); empty once it has
+    /// ended. Read from the host's /proc; needs no cgroup.
+    /// </summary>
+    public IReadOnlyList<SandboxProcessInfo> GetProcesses() => HasExited ? [] : SandboxTop.List(_helper.Pid);
+
     /// <summary>Host pids of every process in the sandbox; empty when it has no cgroup or has ended.</summary>
     public IReadOnlyList<int> GetProcessIds()
     {

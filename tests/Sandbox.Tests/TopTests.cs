@@ -1,0 +1,48 @@
+using Sandboxing.Tests.Support;
+
+namespace Sandboxing.Tests;
+
+/// <summary>GetProcesses (docker top) lists what runs inside, as the sandbox itself sees it.</summary>
+public class TopTests
+{
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public async Task It_lists_the_command_its_children_and_exec_d_commands_with_their_pids_inside(bool pidNamespace)
+    {
+        string token = Sandboxes.UniqueSleepToken();
+        var builder = new SandboxBuilder().WithStandardOutput(SandboxOutput.Pipe);
+        if (!pidNamespace)
+            builder = builder.WithoutNamespaces(SandboxNamespaces.Pid);
+        await using var p = await builder.Build().StartAsync(["/bin/sh", "-c", $"sleep {token} & echo $$ $!; exec sleep 1000"]);
+        var pids = (await new StreamReader(p.StandardOutput).ReadLineAsync().WaitAsync(TimeSpan.FromSeconds(30)))!.Split(' ').Select(int.Parse).ToArray();
+        await using var exec = await p.StartExecAsync(["/bin/sleep", token + "1"]);
+
+        var list = p.GetProcesses();
+        // What the sandbox's own ps says: the pids inside, and who is whose parent.
+        string ps = (await p.ExecAsync(["/bin/sh", "-c", $"for d in /proc/[0-9]*; do echo ${{d#/proc/}} $(cut -d' ' -f4 $d/stat) $(tr '\\0' ' ' < $d/cmdline); done"])).StandardOutput;
+        var inside = ps.Split('\n', StringSplitOptions.RemoveEmptyEntries).Select(l => l.Split(' ', 3)).Where(f => f.Length == 3).ToDictionary(f => int.Parse(f[0]), f => (Parent: int.Parse(f[1]), Command: f[2].Trim()));
+
+        var command = Assert.Single(list, i => i.CommandLine == "sleep 1000");
+        var child = Assert.Single(list, i => i.CommandLine == $"sleep {token}");
+        var exec1 = Assert.Single(list, i => i.CommandLine == $"/bin/sleep {token}1");
+        Assert.Equal(pids[0], command.Pid); // exec'd by the shell, so the shell's $$
+        Assert.Equal(pids[1], child.Pid);
+        Assert.Equal(p.Pid, command.HostPid);
+        Assert.Equal(exec.Pid, exec1.HostPid);
+        Assert.Equal(command.Pid, child.ParentPid);
+        Assert.Equal(inside[child.Pid].Parent, child.ParentPid);
+        Assert.Equal("sleep 1000", inside[command.Pid].Command);
+        Assert.Equal($"/bin/sleep {token}1", inside[exec1.Pid].Command);
+        if (pidNamespace)
+        {
+            Assert.Equal(2, command.Pid);
+            Assert.Equal(0, exec1.ParentPid); // its parent is outside, as with docker exec
+        }
+        Assert.All(list, i => Assert.Equal(65534u, i.Uid));
+        Assert.All(list, i => Assert.True(i.ResidentBytes > 0 && i.State is 'S' or 'R'));
+        Assert.DoesNotContain(list, i => i.CommandLine.Contains("sandbox-helper"));
+        await p.KillAsync();
+        Assert.Empty(p.GetProcesses());
+    }
+}
