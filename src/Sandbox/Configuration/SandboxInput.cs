@@ -5,7 +5,7 @@ namespace Sandboxing;
 /// <summary>Where a sandboxed command's standard input comes from.</summary>
 public sealed class SandboxInput
 {
-    internal enum InputKind { Null, Inherit, Pipe, Stream, File, Bytes }
+    internal enum InputKind { Null, Inherit, Pipe, Stream, File, Bytes, Handle }
 
     private SandboxInput(InputKind kind, Stream? stream = null, string? path = null, ReadOnlyMemory<byte> bytes = default)
     {
@@ -19,6 +19,14 @@ public sealed class SandboxInput
     internal Stream? Stream { get; }
     internal string? Path { get; }
     internal ReadOnlyMemory<byte> Bytes { get; }
+    internal System.Runtime.InteropServices.SafeHandle? Handle { get; private init; }
+
+    /// <summary>
+    /// Hands the command a duplicate of an open file descriptor (a file, pipe, socket or
+    /// terminal) as its standard input; the caller keeps and closes its own.
+    /// </summary>
+    public static SandboxInput FromHandle(System.Runtime.InteropServices.SafeHandle handle) =>
+        new(InputKind.Handle) { Handle = handle is { IsInvalid: false, IsClosed: false } ? handle : throw new ArgumentException("An open handle is required.", nameof(handle)) };
 
     /// <summary>Reads from /dev/null: the command sees end of file at once. The default.</summary>
     public static SandboxInput Null { get; } = new(InputKind.Null);

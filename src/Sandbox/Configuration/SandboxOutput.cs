@@ -3,13 +3,14 @@ namespace Sandboxing;
 /// <summary>Where a sandboxed command's standard output or standard error goes.</summary>
 public sealed class SandboxOutput
 {
-    internal enum OutputKind { Null, Inherit, Capture, Pipe, Stream, File }
+    internal enum OutputKind { Null, Inherit, Capture, Pipe, Stream, File, Handle }
 
     /// <summary>How much <see cref="Capture"/> keeps per stream: 64 MiB. The rest is read and dropped.</summary>
     public const long DefaultCaptureLimitBytes = 64L * 1024 * 1024;
 
-    private SandboxOutput(OutputKind kind, Stream? stream = null, string? path = null, bool append = false, long captureLimit = DefaultCaptureLimitBytes, bool killOnOverflow = false)
+    private SandboxOutput(OutputKind kind, Stream? stream = null, string? path = null, bool append = false, long captureLimit = DefaultCaptureLimitBytes, bool killOnOverflow = false, System.Runtime.InteropServices.SafeHandle? handle = null)
     {
+        Handle = handle;
         Kind = kind;
         Stream = stream;
         Path = path;
@@ -27,6 +28,14 @@ public sealed class SandboxOutput
     internal Stream? Stream { get; }
     internal string? Path { get; }
     internal bool Append { get; }
+    internal System.Runtime.InteropServices.SafeHandle? Handle { get; }
+
+    /// <summary>
+    /// Hands the command a duplicate of an open file descriptor (a file, pipe, socket or
+    /// terminal) as this stream; the caller keeps and closes its own.
+    /// </summary>
+    public static SandboxOutput ToHandle(System.Runtime.InteropServices.SafeHandle handle) =>
+        new(OutputKind.Handle, handle: handle is { IsInvalid: false, IsClosed: false } ? handle : throw new ArgumentException("An open handle is required.", nameof(handle)));
 
     /// <summary>Discards the output (/dev/null).</summary>
     public static SandboxOutput Null { get; } = new(OutputKind.Null);

@@ -154,6 +154,8 @@ internal static unsafe partial class HelperLauncher
                 return OpenFile("/dev/null", LibC.O_RDONLY, "standardInput");
             case SandboxInput.InputKind.File:
                 return OpenFile(input.Path!, LibC.O_RDONLY, "standardInput");
+            case SandboxInput.InputKind.Handle:
+                return Duplicate(input.Handle!, "standardInput");
             default:
                 var (read, write) = CreatePipe();
                 write.SetNonBlocking();
@@ -171,6 +173,8 @@ internal static unsafe partial class HelperLauncher
                 return null;
             case SandboxOutput.OutputKind.Null:
                 return OpenFile("/dev/null", LibC.O_WRONLY, setting);
+            case SandboxOutput.OutputKind.Handle:
+                return Duplicate(output.Handle!, setting);
             case SandboxOutput.OutputKind.File:
                 return OpenFile(output.Path!, LibC.O_WRONLY | LibC.O_CREAT | (output.Append ? LibC.O_APPEND : LibC.O_TRUNC), setting);
             default:
@@ -178,6 +182,29 @@ internal static unsafe partial class HelperLauncher
                 read.SetNonBlocking();
                 parentEnd = new FdStream(read, FileAccess.Read);
                 return write;
+        }
+    }
+
+    /// <summary>A close-on-exec duplicate of a caller's descriptor, ours to close once the helper has it.</summary>
+    private static SafeFd Duplicate(System.Runtime.InteropServices.SafeHandle handle, string setting)
+    {
+        bool added = false;
+        try
+        {
+            handle.DangerousAddRef(ref added);
+            var fd = SafeFd.Adopt(LibC.fcntl((int)handle.DangerousGetHandle(), F_DUPFD_CLOEXEC, 3));
+            if (fd.IsInvalid)
+            {
+                int errno = LibC.LastErrno;
+                throw new SandboxException($"Sandbox could not duplicate the handle given for {setting}: {LibC.ErrnoText(errno)}.", $"open {setting}", errno,
+                    "Pass a handle that stays open until the command has started.");
+            }
+            return fd;
+        }
+        finally
+        {
+            if (added)
+                handle.DangerousRelease();
         }
     }
 

@@ -72,6 +72,150 @@ internal sealed class SeqPacketChannel : IDisposable
         return n >= 0 ? new ValueTask<int>(n) : ReceiveSlowAsync(buffer, cancellationToken);
     }
 
+    /// <summary>
+    /// Receives one message and the descriptors it carries (SCM_RIGHTS, close-on-exec; at most
+    /// eight, owned by the caller from now on). Returns the length, or 0 at end of file.
+    /// </summary>
+    public async ValueTask<int> ReceiveAsync(Memory<byte> buffer, List<SafeFd> fds, CancellationToken cancellationToken = default)
+    {
+        ObjectDisposedException.ThrowIf(_disposed != 0, this);
+        while (true)
+        {
+            int n = TryReceiveWithFds(buffer.Span, fds);
+            if (n >= 0)
+                return n;
+            await _reactor.WaitReadableAsync(_fd, cancellationToken).ConfigureAwait(false);
+        }
+    }
+
+    private unsafe int TryReceiveWithFds(Span<byte> buffer, List<SafeFd> fds)
+    {
+        const int cmsgHeader = 16;
+        byte* control = stackalloc byte[cmsgHeader + MaxFds * sizeof(int)];
+        bool addedRef = false;
+        try
+        {
+            _fd.DangerousAddRef(ref addedRef);
+            int fd = (int)_fd.DangerousGetHandle();
+            fixed (byte* p = buffer)
+            {
+                while (true)
+                {
+                    var iov = new LibC.IoVec { Base = p, Length = (nuint)buffer.Length };
+                    var msg = new LibC.MsgHdr { Iov = &iov, IovLength = 1, Control = control, ControlLength = (nuint)(cmsgHeader + MaxFds * sizeof(int)) };
+                    nint n = LibC.recvmsg(fd, &msg, LibC.MSG_CMSG_CLOEXEC | LibC.MSG_DONTWAIT);
+                    if (n >= 0)
+                    {
+                        // One SCM_RIGHTS message at most: that is all this protocol ever sends.
+                        if (msg.ControlLength >= cmsgHeader && *(int*)(control + 8) == LibC.SOL_SOCKET && *(int*)(control + 12) == LibC.SCM_RIGHTS)
+                        {
+                            int count = (int)((*(nuint*)control - cmsgHeader) / sizeof(int));
+                            for (int i = 0; i < count; i++)
+                                fds.Add(SafeFd.Adopt(((int*)(control + cmsgHeader))[i]));
+                        }
+                        if ((msg.Flags & LibC.MSG_TRUNC) != 0)
+                            throw new InvalidDataException($"A message larger than the {buffer.Length}-byte buffer arrived on file descriptor {fd}; it was discarded.");
+                        return (int)n;
+                    }
+                    int errno = LibC.LastErrno;
+                    if (errno == LibC.EAGAIN)
+                        return -1;
+                    if (errno == LibC.ECONNRESET)
+                        return 0;
+                    if (errno != LibC.EINTR)
+                        throw new IOException($"Receiving from file descriptor {fd} failed: {LibC.ErrnoText(errno)} (errno {errno}).", errno);
+                }
+            }
+        }
+        finally
+        {
+            if (addedRef)
+                _fd.DangerousRelease();
+        }
+    }
+
+    /// <summary>Connects to the SOCK_SEQPACKET socket listening at <paramref name="path"/>.</summary>
+    public static unsafe SeqPacketChannel Connect(string path, Reactor? reactor = null)
+    {
+        var fd = SafeFd.Adopt(LibC.socket(LibC.AF_UNIX, LibC.SOCK_SEQPACKET | LibC.SOCK_CLOEXEC, 0));
+        if (fd.IsInvalid)
+            throw SocketError("socket", path, LibC.LastErrno);
+        Span<byte> address = stackalloc byte[110];
+        int length = UnixAddress(path, address);
+        fixed (byte* a = address)
+        {
+            if (LibC.connect(fd.Fd, a, length) != 0)
+            {
+                int errno = LibC.LastErrno;
+                fd.Dispose();
+                throw SocketError("connect to", path, errno);
+            }
+        }
+        return new SeqPacketChannel(fd, reactor);
+    }
+
+    /// <summary>Creates a listening SOCK_SEQPACKET socket at <paramref name="path"/> (non-blocking; see <see cref="AcceptAsync"/>).</summary>
+    public static unsafe SafeFd Listen(string path)
+    {
+        var fd = SafeFd.Adopt(LibC.socket(LibC.AF_UNIX, LibC.SOCK_SEQPACKET | LibC.SOCK_CLOEXEC | LibC.SOCK_NONBLOCK, 0));
+        if (fd.IsInvalid)
+            throw SocketError("socket", path, LibC.LastErrno);
+        Span<byte> address = stackalloc byte[110];
+        int length = UnixAddress(path, address);
+        fixed (byte* a = address)
+        {
+            if (LibC.bind(fd.Fd, a, length) != 0 || LibC.listen(fd.Fd, 64) != 0)
+            {
+                int errno = LibC.LastErrno;
+                fd.Dispose();
+                throw SocketError("listen at", path, errno);
+            }
+        }
+        return fd;
+    }
+
+    /// <summary>Waits for and accepts one connection on a socket from <see cref="Listen"/>.</summary>
+    public static async Task<SeqPacketChannel> AcceptAsync(SafeFd listener, CancellationToken cancellationToken = default)
+    {
+        while (true)
+        {
+            int fd = Accept(listener);
+            if (fd >= 0)
+                return new SeqPacketChannel(SafeFd.Adopt(fd));
+            await Reactor.Shared.WaitReadableAsync(listener, cancellationToken).ConfigureAwait(false);
+        }
+    }
+
+    private static unsafe int Accept(SafeFd listener)
+    {
+        while (true)
+        {
+            int fd = LibC.accept4(listener.Fd, null, null, LibC.SOCK_CLOEXEC);
+            if (fd >= 0)
+                return fd;
+            int errno = LibC.LastErrno;
+            if (errno is LibC.EAGAIN or 103 /* ECONNABORTED */)
+                return -1;
+            if (errno != LibC.EINTR)
+                throw new IOException($"accept failed: {LibC.ErrnoText(errno)} (errno {errno}).", errno);
+        }
+    }
+
+    /// <summary>struct sockaddr_un for a path (at most 107 bytes).</summary>
+    private static int UnixAddress(string path, Span<byte> address)
+    {
+        address.Clear();
+        int n = System.Text.Encoding.UTF8.GetByteCount(path);
+        if (n >= address.Length - 2)
+            throw new IOException($"The socket path {path} is {n} bytes; AF_UNIX socket paths must be shorter than 108.");
+        address[0] = LibC.AF_UNIX;
+        System.Text.Encoding.UTF8.GetBytes(path, address[2..]);
+        return 2 + n + 1;
+    }
+
+    private static IOException SocketError(string what, string path, int errno) =>
+        new($"Could not {what} the socket {path}: {LibC.ErrnoText(errno)} (errno {errno}).", errno);
+
     private async ValueTask<int> ReceiveSlowAsync(Memory<byte> buffer, CancellationToken cancellationToken)
     {
         while (true)

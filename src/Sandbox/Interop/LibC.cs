@@ -195,6 +195,26 @@ internal static unsafe partial class LibC
     public static partial nint sendmsg(int fd, MsgHdr* msg, int flags);
 
     [LibraryImport(Lib, SetLastError = true)]
+    public static partial nint recvmsg(int fd, MsgHdr* msg, int flags);
+
+    public const int MSG_CMSG_CLOEXEC = 0x40000000, MSG_CTRUNC = 0x8;
+
+    [LibraryImport(Lib, SetLastError = true)]
+    public static partial int socket(int domain, int type, int protocol);
+
+    [LibraryImport(Lib, SetLastError = true)]
+    public static partial int bind(int fd, byte* address, int length);
+
+    [LibraryImport(Lib, SetLastError = true)]
+    public static partial int listen(int fd, int backlog);
+
+    [LibraryImport(Lib, SetLastError = true)]
+    public static partial int accept4(int fd, byte* address, int* length, int flags);
+
+    [LibraryImport(Lib, SetLastError = true)]
+    public static partial int connect(int fd, byte* address, int length);
+
+    [LibraryImport(Lib, SetLastError = true)]
     public static partial int shutdown(int fd, int how);
 
     // ---- processes and identity -----------------------------------------------------------
