@@ -17,9 +17,23 @@ internal static class HelpText
           -v, --version    Print version information and quit
 
         Commands:
+          exec        Run a command in a running sandbox (one started with 'run -d')
           image       Import, list and remove the images 'run --image' runs
+          inspect     Print a sandbox's state, and its result once it has ended, as JSON
+          kill        Kill a running sandbox
+          logs        Print the output of a sandbox started with 'run -d'
+          pause       Freeze every process of a running sandbox
+          ps          List the sandboxes started with 'run -d'
+          rm          Remove an ended sandbox's state and logs
           run         Run a command in a fresh sandbox
+          stats       Print a running sandbox's resource usage
+          stop        Stop a running sandbox: SIGTERM, then SIGKILL after a grace period
+          top         List the processes of a running sandbox
+          unpause     Let a paused sandbox run again
           volume      List and remove the named volumes 'run -v NAME:DST' mounts
+
+        Sandboxes started with 'run -d' are kept in $SANDBOX_STATE_DIR, else /run/sandbox
+        for root and $XDG_RUNTIME_DIR/sandbox (or /tmp/sandbox-UID) for other users.
 
         Run 'sandbox COMMAND --help' for more information on a command.
 
@@ -85,6 +99,11 @@ internal static class HelpText
                                          --cpuset-cpus 0-1,3
               --cpuset-mems LIST       NUMA memory nodes the sandbox may use
                                          --cpuset-mems 0
+          -d, --detach                 Run in the background and print the sandbox's id; its
+                                       output goes to 'sandbox logs ID', and 'sandbox exec',
+                                       'ps', 'top', 'stats', 'pause', 'stop', 'kill' and
+                                       'rm' work on it from any shell
+                                         -d -- sleep 1000
               --device-read-bps DEVICE:RATE
                                        Limit reads from the block device DEVICE (a path under
                                        /dev) to RATE bytes per second, with a k, m or g
@@ -134,6 +153,9 @@ internal static class HelpText
                                        $SANDBOX_IMAGE_STORE, else /var/lib/sandbox/images
                                        for root and ~/.local/share/sandbox/images for others)
                                          --image-store /srv/images
+          -i, --interactive            Copy this shell's input to the command's terminal
+                                       (with -t); without -t the command always shares it
+                                         -it -- /bin/sh
               --landlock PATH:MODE     Confine the command with Landlock: only the paths given
                                        are reachable, with MODE r, w, x or a combination
                                        (repeatable; the program and its libraries must be
@@ -223,6 +245,10 @@ internal static class HelpText
               --tmpfs DST[:OPTIONS]    Mount a private tmpfs at DST (repeatable); OPTIONS are
                                        size=N with a k, m or g suffix, and mode=OCTAL
                                          --tmpfs /run:size=64m,mode=755
+          -t, --tty                    Give the command a terminal of its own, of this
+                                       terminal's size (resized with it); with -i this
+                                       terminal is put in raw mode and typed into it
+                                         -it -- /bin/sh
               --ulimit NAME=SOFT[:HARD]
                                        A per-process resource limit (repeatable): core, cpu,
                                        data, fsize, locks, memlock, msgqueue, nice, nofile,
@@ -267,6 +293,50 @@ internal static class HelpText
           sandbox run --rootfs /srv/alpine -v "$PWD":/src -w /src -e HOME=/src -- sh
           sandbox run --image alpine.tar -v cache:/cache --overlay-dir ~/box1 -- sh
           sandbox run --rootfs /srv/alpine --overlay --mount type=tmpfs,dst=/run -- sh
+
+        """;
+
+    public const string Exec =
+        """
+
+        Usage:  sandbox exec [OPTIONS] SANDBOX [--] COMMAND [ARG...]
+
+        Run a command in a running sandbox (started with 'sandbox run -d'), as docker exec does:
+        it joins the sandbox's namespaces and cgroup and runs under its user, capabilities,
+        seccomp filter and Landlock rules. Its exit status is the command's. SANDBOX is an id
+        or a unique prefix of one.
+
+        Options:
+          -e, --env NAME=VALUE     Set an environment variable (repeatable)
+          -h, --help               Print usage
+          -i, --interactive        With -t: copy this shell's input into the terminal
+          -t, --tty                Give the command a terminal of its own
+          -u, --user UID[:GID]     Numeric user and group inside the sandbox (it must be mapped)
+          -w, --workdir DIR        Working directory inside the sandbox
+
+        """;
+
+    public const string Lifecycle =
+        """
+
+        Usage:  sandbox ps [-a] [-q]
+                sandbox top SANDBOX
+                sandbox stats [--no-stream] SANDBOX
+                sandbox logs SANDBOX
+                sandbox inspect SANDBOX
+                sandbox pause SANDBOX
+                sandbox unpause SANDBOX
+                sandbox stop [-t SECONDS] SANDBOX
+                sandbox kill [-s SIGNAL] SANDBOX
+                sandbox rm [-f] SANDBOX
+
+        Manage sandboxes started with 'sandbox run -d'. SANDBOX is an id or a unique prefix of
+        one. 'ps' lists running ones (-a: ended ones too; -q: ids alone). 'stats' prints usage
+        every second until interrupted (--no-stream: once). 'stop' sends SIGTERM and kills
+        the sandbox after SECONDS (default 10). 'kill' sends SIGKILL, or -s SIGNAL (a number
+        or a name such as TERM). 'rm' removes an ended sandbox's state and logs; -f kills a
+        running one first. 'pause' and 'stats' need the sandbox's cgroup, which 'run -d' gives
+        every sandbox a root caller starts.
 
         """;
 

@@ -9,6 +9,11 @@ return args switch
     ["help", "volume"] => await PrintAsync(HelpText.Volume),
     ["-v" or "--version", ..] => await PrintAsync(HelpText.Version + "\n"),
     ["run", .. var rest] => await RunCommand.ExecuteAsync(rest),
+    [Sandboxing.Cli.Lifecycle.Monitor.Verb, .. var rest] => await Sandboxing.Cli.Lifecycle.Monitor.RunAsync(rest),
+    ["help", "exec"] => await PrintAsync(HelpText.Exec),
+    ["help", "ps" or "top" or "stats" or "logs" or "inspect" or "pause" or "unpause" or "stop" or "kill" or "rm"] => await PrintAsync(HelpText.Lifecycle),
+    [var verb and ("exec" or "ps" or "top" or "stats" or "logs" or "inspect" or "pause" or "unpause" or "stop" or "kill" or "rm"), .. var rest] =>
+        await Sandboxing.Cli.Lifecycle.LifecycleCommands.ExecuteAsync(verb, rest),
     ["image", .. var rest] => await StoreCommands.ImageAsync(rest),
     ["volume", .. var rest] => await StoreCommands.VolumeAsync(rest),
     ["help", var command, ..] => await UsageErrorAsync(new CliUsageException($"unknown command '{command}'", "sandbox --help")),

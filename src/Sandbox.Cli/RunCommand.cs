@@ -27,6 +27,8 @@ internal static class RunCommand
             await Console.Out.WriteAsync(HelpText.Run).ConfigureAwait(false);
             return 0;
         }
+        if (options.Detach)
+            return await Lifecycle.Monitor.DetachAsync(args).ConfigureAwait(false);
 
         // Registered before the import and the start, so a Ctrl-C while an image is unpacked or
         // the sandbox is set up is not lost.
@@ -48,8 +50,12 @@ internal static class RunCommand
                 await TryWriteReportAsync(options.ReportPath, ReportJsonContext.Serialize(new ErrorReport(message, "validate", 0))).ConfigureAwait(false);
                 return ExitCodes.CannotStart;
             }
+            if (options.Tty)
+                builder = builder.WithTerminal(TerminalSession.CurrentSize());
             var sandbox = builder.Build();
-            var result = await sandbox.RunAsync(options.Command, interrupts.Token).ConfigureAwait(false);
+            var result = options.Tty
+                ? await RunInTerminalAsync(sandbox, options, interrupts.Token).ConfigureAwait(false)
+                : await sandbox.RunAsync(options.Command, interrupts.Token).ConfigureAwait(false);
             int status = ExitCodes.FromResult(result, interrupts.Signal);
             return await TryWriteReportAsync(options.ReportPath, ReportJsonContext.Serialize(RunReport.From(result))).ConfigureAwait(false)
                 ? status
@@ -91,6 +97,15 @@ internal static class RunCommand
             await TryWriteReportAsync(options.ReportPath, ReportJsonContext.Serialize(new ErrorReport(message, null, 0))).ConfigureAwait(false);
             return ExitCodes.CannotStart;
         }
+    }
+
+    /// <summary>-t: the command's own terminal, shown on ours and (with -i) typed into from ours.</summary>
+    private static async Task<SandboxResult> RunInTerminalAsync(Sandbox sandbox, RunOptions options, CancellationToken cancellationToken)
+    {
+        await using var process = await sandbox.StartAsync(options.Command, cancellationToken).ConfigureAwait(false);
+        using (TerminalSession.Start(options.Interactive, process.ResizeTerminal))
+            await TerminalSession.PumpAsync(process.Terminal, options.Interactive).ConfigureAwait(false);
+        return await process.WaitForExitAsync(CancellationToken.None).ConfigureAwait(false);
     }
 
     /// <summary>The report's step for a failed <c>--image</c> import.</summary>

@@ -12,6 +12,16 @@ internal sealed record RunOptions
     /// <summary><c>--help</c> was given: print the help and run nothing.</summary>
     public bool ShowHelp { get; init; }
 
+    /// <summary>-i: keep our stdin attached to the command (with -t, copied into its terminal).</summary>
+    public bool Interactive { get; init; }
+
+    /// <summary>-t: give the command a terminal of its own.</summary>
+    public bool Tty { get; init; }
+
+    /// <summary>-d: run in the background, print the sandbox's id, and return.</summary>
+    public bool Detach { get; init; }
+
+
     /// <summary>The program and its arguments.</summary>
     public ImmutableArray<string> Command { get; init; } = [];
 

@@ -32,6 +32,9 @@ internal static class RunOptionsParser
     private static readonly Option[] s_options =
     [
         new("help", 'h', false, static (o, _, _, _) => o with { ShowHelp = true }),
+        new("interactive", 'i', false, static (o, _, _, _) => o with { Interactive = true }),
+        new("tty", 't', false, static (o, _, _, _) => o with { Tty = true }),
+        new("detach", 'd', false, static (o, _, _, _) => o with { Detach = true }),
         new("rootfs", null, true, ParseRootFilesystem),
         new("read-only", null, false, static (o, _, _, _) => o with { ReadOnlyRoot = true }),
         new("overlay", null, false, static (o, _, _, _) => o with { Overlay = true }),
@@ -103,6 +106,13 @@ internal static class RunOptionsParser
             }
             if (arg.Length < 2 || arg[0] != '-')
                 break; // the command; "-" alone is an operand, as everywhere in Unix
+            if (Bundle(arg) is { } flags)
+            {
+                // "-it", "-dit": one-letter flags written together, as docker takes them.
+                foreach (var flag in flags)
+                    options = flag.Apply(options, "-" + flag.Short, "", caller);
+                continue;
+            }
             var (option, name, inlineValue) = Match(arg);
             string value;
             if (option.TakesValue)
@@ -151,8 +161,27 @@ internal static class RunOptionsParser
             throw new CliUsageException("--read-only leaves the overlay without a writable layer, so --overlay-dir would be unused; give one of them");
         if (o.ReadOnlyRoot && o.OverlaySizeBytes is not null)
             throw new CliUsageException("--read-only leaves the overlay without a writable layer, so --overlay-size would be unused; give one of them");
+        if (o.Detach && (o.Tty || o.Interactive))
+            throw new CliUsageException("-d runs the sandbox in the background, where it has no terminal or input of ours; drop -i/-t (and use 'sandbox exec -it ID sh' to work inside it)");
+        if (o.Detach && o.ReportPath is not null)
+            throw new CliUsageException("--report is written when the command ends, which -d does not wait for; 'sandbox inspect ID' shows the result later");
         // A persistent layer is an overlay too: "--rootfs X --overlay-dir D" needs no "--overlay".
         return o with { Overlay = o.RootFilesystem is not null && overlay };
+    }
+
+    /// <summary>The flags of "-it" and the like: every letter a one-letter option without a value; null otherwise.</summary>
+    private static Option[]? Bundle(string arg)
+    {
+        if (arg.Length < 3 || arg[1] == '-')
+            return null;
+        var flags = new Option[arg.Length - 1];
+        for (int i = 1; i < arg.Length; i++)
+        {
+            if (s_options.FirstOrDefault(o => o.Short == arg[i] && !o.TakesValue) is not { } flag)
+                return null;
+            flags[i - 1] = flag;
+        }
+        return flags;
     }
 
     /// <summary>Finds the option an argument names; returns the name as typed and any value glued to it.</summary>

@@ -28,6 +28,20 @@ internal static class Units
     ];
 
     /// <summary>Parses <c>1048576</c>, <c>512k</c>, <c>64m</c>, <c>1.5g</c>, <c>64MiB</c>: a positive whole number of bytes.</summary>
+    /// <summary>Bytes as docker prints them: 512B, 1.5KiB, 20.3MiB, 1.2GiB.</summary>
+    public static string FormatBytes(long bytes)
+    {
+        string[] units = ["B", "KiB", "MiB", "GiB", "TiB"];
+        double value = bytes;
+        int unit = 0;
+        while (value >= 1024 && unit < units.Length - 1)
+        {
+            value /= 1024;
+            unit++;
+        }
+        return unit == 0 ? $"{bytes}B" : string.Create(System.Globalization.CultureInfo.InvariantCulture, $"{value:0.##}{units[unit]}");
+    }
+
     public static bool TryParseSize(string text, out long bytes)
     {
         bytes = 0;

@@ -288,7 +288,8 @@ internal static unsafe partial class HelperLauncher
             // to do with its sandboxes, not straight to every helper in its process group.
             Check(LibC.posix_spawnattr_setflags(attr, LibC.POSIX_SPAWN_SETSIGMASK | LibC.POSIX_SPAWN_SETSIGDEF | PosixSpawnSetsid), "posix_spawnattr_setflags");
 
-            using var argv = new Utf8StringArray([helperPath]);
+            // argv[0] without the path: /proc/1/cmdline inside the sandbox would tell the host path.
+            using var argv = new Utf8StringArray([HelperLocator.FileName]);
             using var envp = new Utf8StringArray([]);
             int pid;
             int rc = LibC.posix_spawn(&pid, helperPath, actions, attr, argv.Pointer, envp.Pointer);

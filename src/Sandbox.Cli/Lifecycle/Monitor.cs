@@ -1,0 +1,336 @@
+using System.Diagnostics;
+using System.Runtime.InteropServices;
+using System.Text;
+using System.Text.Json;
+using Sandboxing.Interop;
+using Sandboxing.IO;
+
+namespace Sandboxing.Cli.Lifecycle;
+
+/// <summary>
+/// <c>run -d</c>. The CLI starts a copy of itself as the sandbox's monitor (what containerd's
+/// shim is to a container): in a session of its own, it runs the sandbox, keeps its output in
+/// the state directory, answers the other verbs on a control socket (SOCK_SEQPACKET, one JSON
+/// message per request, stdio descriptors passed with SCM_RIGHTS), records the result when the
+/// sandbox ends, and exits. The sandbox's helper kills the sandbox if the monitor ever dies.
+/// </summary>
+internal static partial class Monitor
+{
+    public const string Verb = "__monitor";
+    private const string Started = "started ", Failed = "failed ";
+
+    /// <summary>The CLI's side: start the monitor, wait for its one line, print the id.</summary>
+    public static async Task<int> DetachAsync(IReadOnlyList<string> runArgs)
+    {
+        var start = new ProcessStartInfo(Environment.ProcessPath!) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        // Under "dotnet Sandbox.Cli.dll" the process is dotnet, and the dll its first argument.
+        if (Path.GetFileNameWithoutExtension(Environment.ProcessPath) == "dotnet")
+            start.ArgumentList.Add(Environment.GetCommandLineArgs()[0]);
+        start.ArgumentList.Add(Verb);
+        foreach (var arg in runArgs)
+            start.ArgumentList.Add(arg);
+        using var monitor = Process.Start(start)!;
+        string? line = await monitor.StandardOutput.ReadLineAsync().ConfigureAwait(false);
+        if (line is not null && line.StartsWith(Started, StringComparison.Ordinal))
+        {
+            await Console.Out.WriteLineAsync(line[Started.Length..]).ConfigureAwait(false);
+            return 0;
+        }
+        string error = line is not null && line.StartsWith(Failed, StringComparison.Ordinal)
+            ? line[Failed.Length..]
+            : $"the sandbox's monitor ended without starting it: {(await monitor.StandardError.ReadToEndAsync().ConfigureAwait(false)).Trim()}";
+        await Console.Error.WriteLineAsync("sandbox: " + error).ConfigureAwait(false);
+        return ExitCodes.CannotStart;
+    }
+
+    /// <summary>The monitor itself.</summary>
+    public static async Task<int> RunAsync(IReadOnlyList<string> runArgs)
+    {
+        setsid(); // no terminal of the caller's, no signals from it
+        StateStore store;
+        SandboxProcess process;
+        string directory;
+        RunOptions options;
+        try
+        {
+            options = RunOptionsParser.Parse(runArgs, CallerContext.Current);
+            store = StateStore.Open();
+            var image = options.ImagePath is { } imagePath ? await RunCommand.OpenImageStore(options.ImageStoreDirectory).ImportAsync(imagePath, options.ImageReference).ConfigureAwait(false) : null;
+            var builder = RunCommand.CreateBuilder(options, image: image);
+            // pause, stats and a kill that reaches every process need the sandbox's cgroup, which
+            // a root caller can always have.
+            if (LibC.geteuid() == 0 && !builder.Configuration.HasCgroup)
+                builder = builder.WithCgroup();
+            string staging = store.CreateStaging();
+            builder = builder.WithStandardInput(SandboxInput.Null)
+                .WithStandardOutput(SandboxOutput.ToFile(Path.Combine(staging, StateStore.StdoutLog)))
+                .WithStandardError(SandboxOutput.ToFile(Path.Combine(staging, StateStore.StderrLog)));
+            try
+            {
+                process = await builder.Build().StartAsync(options.Command).ConfigureAwait(false);
+            }
+            catch
+            {
+                Directory.Delete(staging, recursive: true);
+                throw;
+            }
+            directory = store.DirectoryOf(process.Id);
+            Directory.Move(staging, directory);
+        }
+        catch (Exception e) when (e is SandboxException or CliUsageException or Images.ImageException or IOException or UnauthorizedAccessException)
+        {
+            string message = e.Message.StartsWith("Sandbox ", StringComparison.Ordinal) ? e.Message["Sandbox ".Length..] : e.Message;
+            Console.WriteLine(Failed + message.ReplaceLineEndings(" "));
+            return ExitCodes.CannotStart;
+        }
+
+        await using (process)
+        {
+            var record = new SandboxRecord
+            {
+                Id = process.Id,
+                Status = "running",
+                Created = process.StartTime,
+                MonitorPid = Environment.ProcessId,
+                Pid = process.Pid,
+                Command = [.. options.Command],
+            };
+            StateStore.Write(directory, record);
+            using var listener = SeqPacketChannel.Listen(Path.Combine(directory, StateStore.SocketFile));
+            Console.WriteLine(Started + process.Id);
+            Console.Out.Flush();
+            DetachStdio();
+
+            var server = new Server(process, directory, record);
+            using var stopAccepting = new CancellationTokenSource();
+            var accepting = server.AcceptAsync(listener, stopAccepting.Token);
+            var result = await process.WaitForExitAsync().ConfigureAwait(false);
+            stopAccepting.Cancel();
+            File.Delete(Path.Combine(directory, StateStore.SocketFile));
+            StateStore.Write(directory, server.Record with { Status = "exited", Result = RunReport.From(result) });
+            await server.DrainAsync().ConfigureAwait(false);
+            try
+            {
+                await accepting.ConfigureAwait(false);
+            }
+            catch (OperationCanceledException)
+            {
+            }
+        }
+        return 0;
+    }
+
+    /// <summary>The caller's stdio is not ours to hold: its pipe would stay open, its terminal attached.</summary>
+    private static void DetachStdio()
+    {
+        int devNull = LibC.open("/dev/null", LibC.O_RDWR | LibC.O_CLOEXEC, 0);
+        if (devNull < 0)
+            return;
+        for (int fd = 0; fd <= 2; fd++)
+            dup2(devNull, fd);
+        LibC.close(devNull);
+    }
+
+    /// <summary>Answers requests on the control socket, each connection in its own task.</summary>
+    private sealed class Server(SandboxProcess process, string directory, SandboxRecord record)
+    {
+        private readonly List<Task> _connections = [];
+        private readonly Lock _recordLock = new();
+
+        public SandboxRecord Record { get; private set; } = record;
+
+        public async Task AcceptAsync(SafeFd listener, CancellationToken cancellationToken)
+        {
+            while (true)
+            {
+                var channel = await SeqPacketChannel.AcceptAsync(listener, cancellationToken).ConfigureAwait(false);
+                lock (_connections)
+                    _connections.Add(ServeAsync(channel));
+            }
+        }
+
+        public Task DrainAsync()
+        {
+            lock (_connections)
+                return Task.WhenAll(_connections);
+        }
+
+        private async Task ServeAsync(SeqPacketChannel channel)
+        {
+            using (channel)
+            {
+                var fds = new List<SafeFd>();
+                try
+                {
+                    var buffer = new byte[ControlChannel.MaxMessage];
+                    int n = await channel.ReceiveAsync(buffer, fds).ConfigureAwait(false);
+                    if (n == 0)
+                        return;
+                    var request = JsonSerializer.Deserialize(buffer.AsSpan(0, n), StateJson.Default.ControlRequest)!;
+                    var response = request.Op switch
+                    {
+                        "exec" => await ExecAsync(channel, request, fds).ConfigureAwait(false),
+                        _ => await HandleAsync(request).ConfigureAwait(false),
+                    };
+                    if (response is not null)
+                        ControlChannel.Send(channel, response);
+                }
+                catch (Exception e) when (e is SandboxException or InvalidOperationException or IOException or JsonException or ArgumentException)
+                {
+                    ControlChannel.Send(channel, new ControlResponse { Error = e.Message, Step = (e as SandboxException)?.Step });
+                }
+                finally
+                {
+                    foreach (var fd in fds)
+                        fd.Dispose();
+                }
+            }
+        }
+
+        private async Task<ControlResponse> HandleAsync(ControlRequest request)
+        {
+            switch (request.Op)
+            {
+                case "state":
+                    return new ControlResponse { Ok = true, State = Record };
+                case "top":
+                    return new ControlResponse
+                    {
+                        Ok = true,
+                        Processes = [.. process.GetProcesses().Select(p => new ProcessRow(p.Pid, p.HostPid, p.ParentPid, p.Uid, p.State.ToString(), p.CpuTime.TotalSeconds, p.ResidentBytes, p.CommandLine))],
+                    };
+                case "stats":
+                    var stats = process.GetStats() ?? throw new InvalidOperationException("this sandbox has no cgroup, so nothing accounts for its usage (give it a limit or --cgroup)");
+                    return new ControlResponse { Ok = true, Stats = new StatsRow(stats.CpuTotal?.TotalSeconds, stats.MemoryCurrentBytes, stats.MemoryPeakBytes, stats.PidsCurrent, stats.IoReadBytes, stats.IoWriteBytes) };
+                case "pause":
+                    await process.PauseAsync().ConfigureAwait(false);
+                    SetStatus("paused");
+                    return new ControlResponse { Ok = true };
+                case "unpause":
+                    await process.ResumeAsync().ConfigureAwait(false);
+                    SetStatus("running");
+                    return new ControlResponse { Ok = true };
+                case "stop":
+                    var stopped = await process.StopAsync(TimeSpan.FromSeconds(Math.Max(0, request.GraceSeconds))).ConfigureAwait(false);
+                    return new ControlResponse { Ok = true, Result = RunReport.From(stopped) };
+                case "kill":
+                    if (request.Signal is 0 or 9)
+                        return new ControlResponse { Ok = true, Result = RunReport.From(await process.KillAsync().ConfigureAwait(false)) };
+                    process.Signal(request.Signal);
+                    return new ControlResponse { Ok = true };
+                default:
+                    throw new InvalidOperationException($"unknown request '{request.Op}'");
+            }
+        }
+
+        private void SetStatus(string status)
+        {
+            lock (_recordLock)
+            {
+                Record = Record with { Status = status };
+                if (!process.HasExited)
+                    StateStore.Write(directory, Record);
+            }
+        }
+
+        /// <summary>
+        /// Starts the command with the client's stdio (or a terminal, whose master side goes back
+        /// to the client), then waits for it while the client may send signals; the client
+        /// going away kills it.
+        /// </summary>
+        private async Task<ControlResponse?> ExecAsync(SeqPacketChannel channel, ControlRequest request, List<SafeFd> fds)
+        {
+            if (!request.Tty && fds.Count != 3)
+                throw new InvalidOperationException("exec needs the client's stdin, stdout and stderr");
+            var env = System.Collections.Immutable.ImmutableSortedDictionary.CreateRange(StringComparer.Ordinal, request.Environment ?? []);
+            var options = new SandboxExecOptions
+            {
+                Environment = env,
+                WorkingDirectory = request.WorkingDirectory,
+                Uid = request.Uid,
+                Gid = request.Gid,
+                StandardInput = request.Tty ? SandboxInput.Null : SandboxInput.FromHandle(fds[0]),
+                StandardOutput = request.Tty ? SandboxOutput.Null : SandboxOutput.ToHandle(fds[1]),
+                StandardError = request.Tty ? SandboxOutput.Null : SandboxOutput.ToHandle(fds[2]),
+                Terminal = request.Tty ? new TerminalSize(Math.Max(1, request.Columns), Math.Max(1, request.Rows)) : null,
+            };
+            await using var exec = await process.StartExecAsync(request.Command ?? [], options).ConfigureAwait(false);
+            foreach (var fd in fds)
+                fd.Dispose(); // the command has its own copies
+            fds.Clear();
+            var started = new ControlResponse { Ok = true, Pid = exec.Pid };
+            if (request.Tty)
+                ControlChannel.Send(channel, started, ((FdStream)exec.Terminal).Descriptor.Fd);
+            else
+                ControlChannel.Send(channel, started);
+
+            var exited = exec.WaitForExitAsync();
+            var buffer = new byte[ControlChannel.MaxMessage];
+            while (true)
+            {
+                var next = channel.ReceiveAsync(buffer).AsTask();
+                if (await Task.WhenAny(exited, next).ConfigureAwait(false) == exited)
+                    break;
+                int n = await next.ConfigureAwait(false);
+                if (n == 0)
+                {
+                    await exec.KillAsync().ConfigureAwait(false); // the client is gone
+                    return null;
+                }
+                var message = JsonSerializer.Deserialize(buffer.AsSpan(0, n), StateJson.Default.ControlRequest);
+                if (message is { Op: "signal" })
+                    exec.Signal(message.Signal);
+            }
+            return new ControlResponse { Ok = true, Result = RunReport.From(await exited.ConfigureAwait(false)) };
+        }
+    }
+
+    [LibraryImport("libc", SetLastError = true)]
+    private static partial int setsid();
+
+    [LibraryImport("libc", SetLastError = true)]
+    private static partial int dup2(int from, int to);
+}
+
+/// <summary>Messages on a monitor's control socket: JSON, with descriptors when they carry some.</summary>
+internal static class ControlChannel
+{
+    public const int MaxMessage = 1 << 20;
+
+    public static void Send(SeqPacketChannel channel, ControlResponse response, params ReadOnlySpan<int> fds) =>
+        channel.TrySend(JsonSerializer.SerializeToUtf8Bytes(response, StateJson.Default.ControlResponse), fds);
+
+    public static void Send(SeqPacketChannel channel, ControlRequest request, params ReadOnlySpan<int> fds) =>
+        channel.TrySend(JsonSerializer.SerializeToUtf8Bytes(request, StateJson.Default.ControlRequest), fds);
+
+    public static async Task<ControlResponse?> ReceiveAsync(SeqPacketChannel channel, List<SafeFd>? fds = null, CancellationToken cancellationToken = default)
+    {
+        var buffer = new byte[MaxMessage];
+        int n = fds is null
+            ? await channel.ReceiveAsync(buffer, cancellationToken).ConfigureAwait(false)
+            : await channel.ReceiveAsync(buffer, fds, cancellationToken).ConfigureAwait(false);
+        return n == 0 ? null : JsonSerializer.Deserialize(buffer.AsSpan(0, n), StateJson.Default.ControlResponse);
+    }
+
+    /// <summary>Connects to a running sandbox's monitor; null when it is not running.</summary>
+    public static SeqPacketChannel? TryConnect(StateStore store, string id)
+    {
+        try
+        {
+            return SeqPacketChannel.Connect(Path.Combine(store.DirectoryOf(id), StateStore.SocketFile));
+        }
+        catch (IOException)
+        {
+            return null;
+        }
+    }
+
+    /// <summary>One request, one answer; throws a usage error naming the sandbox when it is not running or the request failed.</summary>
+    public static async Task<ControlResponse> RequestAsync(StateStore store, string id, ControlRequest request)
+    {
+        using var channel = TryConnect(store, id) ?? throw new CliUsageException($"sandbox {id} is not running");
+        Send(channel, request);
+        var response = await ReceiveAsync(channel).ConfigureAwait(false) ?? throw new CliUsageException($"sandbox {id} ended while it was asked to {request.Op}");
+        return response.Ok ? response : throw new CliUsageException(response.Error ?? $"{request.Op} failed");
+    }
+}

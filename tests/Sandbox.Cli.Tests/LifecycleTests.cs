@@ -1,0 +1,199 @@
+using System.Diagnostics;
+
+namespace Sandboxing.Cli.Tests;
+
+/// <summary>
+/// run -d and the verbs that work on a running sandbox across CLI invocations (exec, ps, top,
+/// stats, logs, inspect, pause, unpause, stop, kill, rm), and -t/-i in a real terminal.
+/// </summary>
+public sealed class LifecycleTests : IDisposable
+{
+    private readonly string _state = Directory.CreateTempSubdirectory("sandbox-state-").FullName;
+    private readonly Dictionary<string, string> _env;
+
+    public LifecycleTests() => _env = new() { ["SANDBOX_STATE_DIR"] = _state };
+
+    public void Dispose()
+    {
+        // Whatever a failed test left running goes first.
+        foreach (var dir in Directory.EnumerateDirectories(_state))
+            Cli.RunAsync(["rm", "-f", Path.GetFileName(dir)], "", _env).GetAwaiter().GetResult();
+        Directory.Delete(_state, recursive: true);
+    }
+
+    private Task<CliResult> RunAsync(params string[] args) => Cli.RunAsync(args, "", _env);
+
+    private async Task<string> StartDetachedAsync(params string[] command)
+    {
+        var r = await RunAsync(["run", "-d", "--", .. command]);
+        Assert.True(r.ExitCode == 0, r.ToString());
+        string id = r.StandardOutput.Trim();
+        Assert.Matches("^[0-9a-f]{12}$", id);
+        return id;
+    }
+
+    [Fact]
+    public async Task A_detached_sandbox_is_listed_exec_d_into_inspected_stopped_and_removed()
+    {
+        string id = await StartDetachedAsync("/bin/sh", "-c", "echo to-the-log; echo to-stderr >&2; exec sleep 1000");
+
+        var ps = await RunAsync("ps");
+        Assert.Contains(id, ps.StandardOutput);
+        Assert.Contains("running", ps.StandardOutput);
+
+        // Two execs share the sandbox's namespaces, which are not the host's.
+        string view = "readlink /proc/self/ns/mnt /proc/self/ns/pid; id -u";
+        var first = await RunAsync("exec", id[..6], "sh", "-c", view);
+        var second = await RunAsync("exec", id, "--", "sh", "-c", view);
+        Assert.True(first.ExitCode == 0, first.ToString());
+        Assert.Equal(first.StandardOutput, second.StandardOutput);
+        Assert.DoesNotContain(new FileInfo("/proc/self/ns/mnt").LinkTarget!, first.StandardOutput);
+        Assert.EndsWith("65534\n", first.StandardOutput);
+
+        Assert.Equal(7, (await RunAsync("exec", id, "sh", "-c", "exit 7")).ExitCode);
+        var missing = await RunAsync("exec", id, "no-such-program");
+        Assert.Equal(127, missing.ExitCode);
+        Assert.Contains("no-such-program", missing.StandardError);
+        var withOptions = await RunAsync("exec", "-e", "GREETING=hi", "-w", "/tmp", id, "sh", "-c", "echo $GREETING $(pwd)");
+        Assert.Equal("hi /tmp\n", withOptions.StandardOutput);
+
+        var top = await RunAsync("top", id);
+        Assert.Contains("sleep 1000", top.StandardOutput);
+        Assert.Matches(@"\n2\s+\d+\s+1\s+65534\s", top.StandardOutput); // pid 2 inside, under init
+
+        var stats = await RunAsync("stats", "--no-stream", id);
+        Assert.True(stats.ExitCode == 0, stats.ToString());
+        Assert.Contains("MEM USAGE", stats.StandardOutput);
+
+        var logs = await RunAsync("logs", id);
+        Assert.Equal("to-the-log\n", logs.StandardOutput);
+        Assert.Equal("to-stderr\n", logs.StandardError);
+
+        Assert.Equal(0, (await RunAsync("stop", "-t", "5", id)).ExitCode);
+        var psAll = await RunAsync("ps", "-a");
+        Assert.Contains("exited (143, signaled)", psAll.StandardOutput);
+        Assert.DoesNotContain(id, (await RunAsync("ps")).StandardOutput);
+        var inspect = await RunAsync("inspect", id);
+        Assert.Contains("\"shellExitStatus\": 143", inspect.StandardOutput);
+        Assert.Contains("cannot", (await RunAsync("exec", id, "true")).StandardError.Replace("not running", "cannot"));
+
+        Assert.Equal(0, (await RunAsync("rm", id)).ExitCode);
+        Assert.Empty(Directory.EnumerateFileSystemEntries(_state));
+    }
+
+    [Fact]
+    public async Task Pause_freezes_every_process_until_unpause()
+    {
+        string id = await StartDetachedAsync("/bin/sh", "-c", "while :; do :; done");
+        Assert.Equal(0, (await RunAsync("pause", id)).ExitCode);
+        Assert.Contains("paused", (await RunAsync("ps")).StandardOutput);
+        double frozen1 = await CpuSecondsAsync(id);
+        double frozen2 = await CpuSecondsAsync(id);
+        Assert.Equal(frozen1, frozen2); // nothing ran in between, however long that was
+        Assert.Equal(0, (await RunAsync("unpause", id)).ExitCode);
+        double running;
+        do
+            running = await CpuSecondsAsync(id);
+        while (running == frozen2); // the spinning shell runs again
+        Assert.Contains("running", (await RunAsync("ps")).StandardOutput);
+        Assert.Equal(0, (await RunAsync("kill", id)).ExitCode);
+        Assert.Contains("exited (137, canceled)", (await RunAsync("ps", "-a")).StandardOutput);
+    }
+
+    private async Task<double> CpuSecondsAsync(string id)
+    {
+        var top = await RunAsync("inspect", id); // the monitor answers, so it is alive
+        Assert.Equal(0, top.ExitCode);
+        var stats = await RunAsync("stats", "--no-stream", id);
+        string row = stats.StandardOutput.Split('\n')[1];
+        return double.Parse(row.Split(' ', StringSplitOptions.RemoveEmptyEntries)[2].TrimEnd('s'), System.Globalization.CultureInfo.InvariantCulture);
+    }
+
+    [Fact]
+    public async Task Rm_refuses_a_running_sandbox_and_rm_f_kills_it_with_everything_inside()
+    {
+        string token = $"{Random.Shared.Next(100000, 999999)}.{Random.Shared.Next(1000, 9999)}";
+        string id = await StartDetachedAsync("/bin/sleep", token);
+        Assert.NotEmpty(PidsWithArgument(token));
+        var refused = await RunAsync("rm", id);
+        Assert.Equal(125, refused.ExitCode);
+        Assert.Contains("running", refused.StandardError);
+        Assert.Equal(0, (await RunAsync("rm", "-f", id)).ExitCode);
+        Assert.Empty(PidsWithArgument(token));
+        Assert.Empty(Directory.EnumerateFileSystemEntries(_state));
+    }
+
+    [Fact]
+    public async Task Bad_lifecycle_requests_fail_clearly_and_leave_nothing()
+    {
+        var unknown = await RunAsync("exec", "abcdef", "true");
+        Assert.Equal(125, unknown.ExitCode);
+        Assert.Contains("no sandbox 'abcdef'", unknown.StandardError);
+        var detachedTty = await RunAsync("run", "-d", "-it", "--", "/bin/sh");
+        Assert.Equal(125, detachedTty.ExitCode);
+        Assert.Contains("-d", detachedTty.StandardError);
+        var badRoot = await RunAsync("run", "-d", "--rootfs", "/no/such/root", "--", "/bin/true");
+        Assert.Equal(125, badRoot.ExitCode);
+        Assert.Contains("/no/such/root", badRoot.StandardError);
+        Assert.Empty(Directory.EnumerateFileSystemEntries(_state));
+        Assert.Equal(125, (await RunAsync("top")).ExitCode);
+    }
+
+    /// <summary>Runs the CLI under script(1), which gives it a real terminal, and feeds it <paramref name="input"/>.</summary>
+    private async Task<CliResult> InTerminalAsync(string cliArgs, string input)
+    {
+        string host = Path.GetFileNameWithoutExtension(Environment.ProcessPath) == "dotnet" ? Environment.ProcessPath! : "dotnet";
+        var info = new ProcessStartInfo("script") { RedirectStandardInput = true, RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        foreach (var a in (string[])["-qec", $"{host} {Cli.DllPath} {cliArgs}", "/dev/null"])
+            info.ArgumentList.Add(a);
+        info.Environment["SANDBOX_STATE_DIR"] = _state;
+        using var p = Process.Start(info)!;
+        var stdout = p.StandardOutput.ReadToEndAsync();
+        var stderr = p.StandardError.ReadToEndAsync();
+        await p.StandardInput.WriteAsync(input);
+        p.StandardInput.Close();
+        var r = await Cli.WaitAsync(p, stdout, stderr);
+        return r with { StandardOutput = r.StandardOutput.Replace("\r", "") };
+    }
+
+    [Fact]
+    public async Task Run_t_gives_the_command_a_terminal_and_run_it_types_into_it()
+    {
+        var t = await InTerminalAsync("run -t -- /bin/sh -c '[ -t 0 ] && echo in-a-terminal; stty size; echo x > /dev/tty && echo controlling'", "");
+        Assert.True(t.ExitCode == 0, t.ToString());
+        Assert.Contains("in-a-terminal\n24 80\nx\ncontrolling\n", t.StandardOutput);
+
+        var it = await InTerminalAsync("run -it -- /bin/sh", "echo typed-$((6*7))\nexit 5\n");
+        Assert.Equal(5, it.ExitCode);
+        Assert.Contains("typed-42", it.StandardOutput);
+    }
+
+    [Fact]
+    public async Task Exec_it_works_in_a_real_terminal()
+    {
+        string id = await StartDetachedAsync("/bin/sleep", "1000");
+        var it = await InTerminalAsync($"exec -it {id} /bin/sh", "[ -t 0 ] && echo exec-terminal-$((6*7))\nexit 3\n");
+        Assert.Equal(3, it.ExitCode);
+        Assert.Contains("exec-terminal-42", it.StandardOutput);
+        Assert.Equal(0, (await RunAsync("rm", "-f", id)).ExitCode);
+    }
+
+    private static List<int> PidsWithArgument(string token)
+    {
+        var pids = new List<int>();
+        foreach (var dir in Directory.EnumerateDirectories("/proc"))
+        {
+            if (!int.TryParse(Path.GetFileName(dir), out int pid))
+                continue;
+            try
+            {
+                if (File.ReadAllText(Path.Combine(dir, "cmdline")).Split('\0').Contains(token) && !File.ReadAllText(Path.Combine(dir, "stat")).Contains(") Z "))
+                    pids.Add(pid);
+            }
+            catch (IOException)
+            {
+            }
+        }
+        return pids;
+    }
+}
