@@ -90,7 +90,7 @@ awk '$1 ~ /^[0-9.]+$/ && NF >= 5 && $NF !~ /^(total|waitid|wait4|poll|ppoll|read
     }
     END { for (n in secs) printf "%s %.6f %d %d\n", n, secs[n], calls[n], errs[n] }' "$tmp"/strace.* |
     sort -k2,2 -gr | awk 'NR <= 15' |
-    awk -v runs=50 'BEGIN { print "| syscall | system time per run (us) | calls per run | failed per run |"; print "|---|---:|---:|---:|" }
+    awk -v runs="$(ls "$tmp"/strace.* | wc -l)" 'BEGIN { print "| syscall | system time per run (us) | calls per run | failed per run |"; print "|---|---:|---:|---:|" }
         { printf "| %s | %.0f | %.1f | %.1f |\n", $1, $2 * 1e6 / runs, $3 / runs, $4 / runs }' >"$tmp/strace.md"
 
 # perf: where the CPU goes, by process, over 300 full-isolation runs.
@@ -258,8 +258,8 @@ $(cat "$tmp/nscost.md")
 
 ### System calls of the helper, init and command
 
-\`strace -f -c\` on \`sandbox-helper\` (through \`SANDBOX_HELPER_PATH\`) over 50 full-isolation runs,
-the 15 calls with the most system time, per run, leaving out the calls that wait for another
+\`strace -f -c\` on \`sandbox-helper\` (through \`SANDBOX_HELPER_PATH\`) over 50 full-isolation runs
+(55 helper starts with the warm-up; the figures are per helper start), the 15 calls with the most system time, per run, leaving out the calls that wait for another
 process (\`waitid\`, \`wait4\`, \`poll\`, \`read\`, \`recvfrom\`, \`recvmsg\`). strace slows every
 call down, so these are relative weights, not wall-clock costs.
 
