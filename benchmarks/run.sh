@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Builds the benchmarks in Release, runs them, and writes benchmarks/results.md.
-#   bash benchmarks/run.sh                                  # everything, short job (about 4 minutes on 2 cores)
+#   bash benchmarks/run.sh                                  # everything, short job (about 5 minutes on 2 cores)
 #   bash benchmarks/run.sh --filter '*StartToExit*'         # extra arguments go to BenchmarkDotNet
 #   bash benchmarks/run.sh --job default                    # BenchmarkDotNet's full-length job
 # Run as root: the benchmarks create sandboxes with every namespace.
