@@ -353,8 +353,15 @@ public sealed class SandboxBuilder
     /// host until a command runs.
     /// </summary>
     /// <exception cref="SandboxConfigurationException">A setting is invalid; the message names it.</exception>
+    /// <exception cref="PlatformNotSupportedException">
+    /// Not Linux, not x86-64 or arm64, or the kernel lacks a call this configuration needs
+    /// (<see cref="SandboxHost.MinimumKernel"/>, <see cref="SandboxHost.MinimumKernelWithMountNamespace"/>); the message says which and what to do.
+    /// </exception>
     public Sandbox Build()
     {
+        // The host before the settings: no setting can fix a kernel without clone3. The facts
+        // behind this check are found once per process, so it costs a few comparisons.
+        Host.HostRequirements.EnsureSupported(Configuration);
         ConfigurationValidator.Validate(Configuration, HostIdentity.Current);
         return new Sandbox(Configuration);
     }
