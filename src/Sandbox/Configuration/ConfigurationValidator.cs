@@ -35,6 +35,8 @@ internal static class ConfigurationValidator
             throw new SandboxConfigurationException("timeout", $"{timeout} is not a positive duration.");
         if ((config.MonotonicClockOffset != TimeSpan.Zero || config.BoottimeClockOffset != TimeSpan.Zero) && !config.Has(SandboxNamespaces.Time))
             throw new SandboxConfigurationException("clockOffsets", "clock offsets need the time namespace, which is off.", "Keep SandboxNamespaces.Time in WithNamespaces, or drop the offsets.");
+        if (config.HelperPath is { } helper && (helper.Length == 0 || !Path.IsPathRooted(helper)))
+            throw new SandboxConfigurationException("helperPath", $"'{helper}' is not an absolute path.", "Pass the absolute path of sandbox-helper, or null to use the one next to the application.");
     }
 
     public const int MaxArguments = Helper.HelperProtocol.MaxArgs, MaxEnvironment = Helper.HelperProtocol.MaxEnv, MaxMounts = Helper.HelperProtocol.MaxMounts;
