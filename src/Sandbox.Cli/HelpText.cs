@@ -18,6 +18,7 @@ internal static class HelpText
 
         Commands:
           image       Import, list and remove the images 'run --image' runs
+          probe       Report what this host supports for sandboxes, and why not
           run         Run a command in a fresh sandbox
           volume      List and remove the named volumes 'run -v NAME:DST' mounts
 
