@@ -91,7 +91,7 @@ internal static class ProbeCommand
                 report.CgroupControllers.Select(c => new[] { c.Name, $"v{(int)c.Version}", c.CanDelegate ? "yes" : "no", c.Reason }));
         }
         var hints = report.Features.Where(f => !f.Supported && f.Hint is not null).Select(f => (f.Name, f.Hint!))
-            .Concat(report.CgroupControllers.Where(c => !c.CanDelegate && c.Hint is not null).Select(c => ($"cgroup {c.Name}", c.Hint!)))
+            .Concat(report.CgroupControllers.Where(c => !c.CanDelegate && c.Hint is not null).Select(c => ("cgroup controllers", c.Hint!)))
             .DistinctBy(h => h.Item2)
             .ToList();
         if (hints.Count > 0)
