@@ -23,6 +23,7 @@ internal static class HelpText
           kill        Kill a running sandbox
           logs        Print the output of a sandbox started with 'run -d'
           pause       Freeze every process of a running sandbox
+          probe       Report what this host supports for sandboxes, and why not
           ps          List the sandboxes started with 'run -d'
           rm          Remove an ended sandbox's state and logs
           run         Run a command in a fresh sandbox

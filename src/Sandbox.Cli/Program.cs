@@ -7,6 +7,7 @@ return args switch
     ["help", "run"] => await PrintAsync(HelpText.Run),
     ["help", "image"] => await PrintAsync(HelpText.Image),
     ["help", "volume"] => await PrintAsync(HelpText.Volume),
+    ["help", "probe"] => await PrintAsync(ProbeCommand.Help),
     ["-v" or "--version", ..] => await PrintAsync(HelpText.Version + "\n"),
     ["run", .. var rest] => await RunCommand.ExecuteAsync(rest),
     [Sandboxing.Cli.Lifecycle.Monitor.Verb, .. var rest] => await Sandboxing.Cli.Lifecycle.Monitor.RunAsync(rest),
@@ -16,6 +17,7 @@ return args switch
         await Sandboxing.Cli.Lifecycle.LifecycleCommands.ExecuteAsync(verb, rest),
     ["image", .. var rest] => await StoreCommands.ImageAsync(rest),
     ["volume", .. var rest] => await StoreCommands.VolumeAsync(rest),
+    ["probe", .. var rest] => await ProbeCommand.ExecuteAsync(rest),
     ["help", var command, ..] => await UsageErrorAsync(new CliUsageException($"unknown command '{command}'", "sandbox --help")),
     [var first, ..] => await UsageErrorAsync(first.StartsWith('-')
         ? new CliUsageException($"unknown option '{first}'", "sandbox --help")

@@ -2,6 +2,7 @@ using Sandboxing;
 
 // Modes:
 //   probe            run a default sandbox that prints what it sees; print the result
+//   hostprobe        print SandboxHost.ProbeAsync's report, one fact a line
 //   hold TOKEN [nopid|limits]  start `sleep TOKEN` in a sandbox, print "ready <pid>", wait forever
 //   statuses         run commands with known outcomes; print one line per result
 //   limits           run with a memory limit; print the verdict or the error
@@ -14,6 +15,18 @@ switch (args.FirstOrDefault())
             ["/bin/sh", "-c", "id -u; id -g; cat /proc/self/uid_map; hostname; echo pid=$$; touch /usr/probe 2>/dev/null && echo usr-writable || echo usr-readonly"]);
         Console.Write(result.StandardOutput);
         Console.WriteLine($"verdict={result.Verdict} code={result.ExitCode}");
+        return 0;
+    }
+    case "hostprobe":
+    {
+        // The host report as this process sees it (after one real user namespace attempt), one
+        // fact a line: "feature NAME yes|no", "controller NAME vN yes|no", "canrun yes|no".
+        var report = await SandboxHost.ProbeAsync();
+        foreach (var f in report.Features)
+            Console.WriteLine($"feature {f.Name} {(f.Supported ? "yes" : "no")}");
+        foreach (var c in report.CgroupControllers)
+            Console.WriteLine($"controller {c.Name} v{(int)c.Version} {(c.CanDelegate ? "yes" : "no")}");
+        Console.WriteLine($"canrun {(report.CanRunSandboxes ? "yes" : "no")}");
         return 0;
     }
     case "limits":

@@ -36,6 +36,8 @@ internal static class ConfigurationValidator
             throw new SandboxConfigurationException("timeout", $"{timeout} is not a positive duration.");
         if ((config.MonotonicClockOffset != TimeSpan.Zero || config.BoottimeClockOffset != TimeSpan.Zero) && !config.Has(SandboxNamespaces.Time))
             throw new SandboxConfigurationException("clockOffsets", "clock offsets need the time namespace, which is off.", "Keep SandboxNamespaces.Time in WithNamespaces, or drop the offsets.");
+        if (config.HelperPath is { } helper && (helper.Length == 0 || !Path.IsPathRooted(helper)))
+            throw new SandboxConfigurationException("helperPath", $"'{helper}' is not an absolute path.", "Pass the absolute path of sandbox-helper, or null to use the one next to the application.");
     }
 
     /// <summary>What a command exec'd into a running sandbox may change; the rest was checked when the sandbox was built.</summary>

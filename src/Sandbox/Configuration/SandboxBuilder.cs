@@ -358,12 +358,32 @@ public sealed class SandboxBuilder
         With(Configuration with { CgroupPlacement = placement ?? throw new ArgumentNullException(nameof(placement)) });
 
     /// <summary>
+    /// Logs each sandbox's start, end, limits hit and failures to <paramref name="logger"/>
+    /// (structured events, none per output byte); <see langword="null"/> for none, the default.
+    /// </summary>
+    [Pure]
+    public SandboxBuilder WithLogger(Microsoft.Extensions.Logging.ILogger? logger) =>
+        With(Configuration with { Logger = logger ?? Microsoft.Extensions.Logging.Abstractions.NullLogger.Instance });
+
+    /// <summary>Runs this sandbox-helper executable instead of the one found next to the application.</summary>
+    /// <param name="path">Absolute path of the helper; <see langword="null"/> to look it up again.</param>
+    [Pure]
+    public SandboxBuilder WithHelperPath(string? path) => With(Configuration with { HelperPath = path });
+
+    /// <summary>
     /// Validates the whole configuration and creates the sandbox. Nothing is created on the
     /// host until a command runs.
     /// </summary>
     /// <exception cref="SandboxConfigurationException">A setting is invalid; the message names it.</exception>
+    /// <exception cref="PlatformNotSupportedException">
+    /// Not Linux, not x86-64 or arm64, or the kernel lacks a call this configuration needs
+    /// (<see cref="SandboxHost.MinimumKernel"/>, <see cref="SandboxHost.MinimumKernelWithMountNamespace"/>); the message says which and what to do.
+    /// </exception>
     public Sandbox Build()
     {
+        // The host before the settings: no setting can fix a kernel without clone3. The facts
+        // behind this check are found once per process, so it costs a few comparisons.
+        Host.HostRequirements.EnsureSupported(Configuration);
         ConfigurationValidator.Validate(Configuration, HostIdentity.Current);
         return new Sandbox(Configuration);
     }

@@ -1,4 +1,6 @@
 using System.Collections.Immutable;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
 using Sandboxing.Cgroups;
 
 namespace Sandboxing;
@@ -231,6 +233,18 @@ public sealed record SandboxConfiguration
 
     /// <summary>Whether runs get a cgroup: when asked for, or when there are limits.</summary>
     public bool HasCgroup => UseCgroup || Resources is { IsEmpty: false } || CpuTimeLimit is not null;
+
+    /// <summary>
+    /// Where the sandbox's start, end, limits and failures are logged (one event each, never per
+    /// output byte; docs/logging-and-di.md lists them). <see cref="NullLogger.Instance"/> by default.
+    /// </summary>
+    public ILogger Logger { get; init; } = NullLogger.Instance;
+
+    /// <summary>
+    /// The sandbox-helper executable to run; <see langword="null"/> (the default) looks it up next
+    /// to the application (or where <c>SANDBOX_HELPER_PATH</c> says).
+    /// </summary>
+    public string? HelperPath { get; init; }
 
     /// <summary>Whether <paramref name="ns"/> is among <see cref="Namespaces"/>.</summary>
     public bool Has(SandboxNamespaces ns) => (Namespaces & ns) == ns;

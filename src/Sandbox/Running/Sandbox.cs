@@ -1,4 +1,6 @@
+using Microsoft.Extensions.Logging;
 using Sandboxing.Helper;
+using Sandboxing.Logging;
 
 namespace Sandboxing;
 
@@ -20,6 +22,27 @@ public sealed class Sandbox
         OperatingSystem.IsLinux()
             ? Cgroups.CgroupFactory.RemoveStale(Cgroups.CgroupHost.Current, SandboxCgroups.NamePrefix, placement)
             : throw new PlatformNotSupportedException("cgroups exist only on Linux.");
+
+    /// <summary>
+    /// <see cref="RemoveStaleCgroups(Cgroups.CgroupPlacement?)"/>, logging each leftover that
+    /// could not be removed to <paramref name="logger"/> (event SandboxCleanupFailed) before throwing.
+    /// </summary>
+    /// <returns>How many cgroups were removed.</returns>
+    /// <exception cref="AggregateException">Some leftovers could not be removed (the others were).</exception>
+    public static int RemoveStaleCgroups(Cgroups.CgroupPlacement? placement, ILogger logger)
+    {
+        ArgumentNullException.ThrowIfNull(logger);
+        try
+        {
+            return RemoveStaleCgroups(placement);
+        }
+        catch (AggregateException e)
+        {
+            foreach (var inner in e.InnerExceptions)
+                SandboxLog.CleanupFailed(logger, null, "remove a stale cgroup", inner);
+            throw;
+        }
+    }
 
     /// <summary>The configuration this sandbox runs with.</summary>
     public SandboxConfiguration Configuration { get; }
@@ -52,6 +75,68 @@ public sealed class Sandbox
     {
         var argv = Configuration.ResolveCommand(command);
         ConfigurationValidator.ValidateCommand(argv);
-        return SandboxProcess.StartAsync(HelperLocator.Path, Configuration, argv, cancellationToken);
+        // The platform was checked by SandboxBuilder.Build, the only way to get a Sandbox.
+        var logger = Configuration.Logger;
+        // Error is the most severe level the library logs: a logger that ignores it ignores
+        // everything, and a run then costs no more than without logging.
+        if (!logger.IsEnabled(LogLevel.Error))
+            return SandboxProcess.StartAsync(Configuration.HelperPath ?? HelperLocator.Path, Configuration, argv, cancellationToken);
+        return StartLoggedAsync(argv, logger, cancellationToken);
     }
+
+    private async Task<SandboxProcess> StartLoggedAsync(IReadOnlyList<string> argv, ILogger logger, CancellationToken cancellationToken)
+    {
+        SandboxProcess process;
+        try
+        {
+            process = await SandboxProcess.StartAsync(Configuration.HelperPath ?? HelperLocator.Path, Configuration, argv, cancellationToken).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException)
+        {
+            throw; // asked for, not a failure
+        }
+        catch (Exception e)
+        {
+            var se = e as SandboxException;
+            SandboxLog.StartFailed(logger, se?.SandboxId, argv, se?.Step, se?.ErrorNumber ?? 0, e);
+            throw;
+        }
+        if (logger.IsEnabled(LogLevel.Information))
+            SandboxLog.Started(logger, process.Id, argv, process.Pid, Configuration.Namespaces, Configuration.Root.Kind, SandboxLog.DescribeLimits(Configuration));
+        // A continuation, not a wrapper: the caller's SandboxProcess stays the library's own,
+        // and the exit is logged whether the caller ever waits for it or not.
+        _ = process.WaitForExitAsync(CancellationToken.None).ContinueWith(
+            static (exit, state) => LogExit(exit, ((ILogger Logger, string Id))state!),
+            (logger, process.Id), CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
+        return process;
+    }
+
+    private static void LogExit(Task<SandboxResult> exit, (ILogger Logger, string Id) state)
+    {
+        var (logger, id) = state;
+        if (exit.IsFaulted)
+        {
+            var e = exit.Exception!.InnerException ?? exit.Exception;
+            var se = e as SandboxException;
+            SandboxLog.ExitUnreported(logger, id, se?.Step, se?.ErrorNumber ?? 0, e);
+            return;
+        }
+        if (!exit.IsCompletedSuccessfully)
+            return;
+        var r = exit.Result;
+        SandboxLog.Exited(logger, r.SandboxId, r.Verdict, r.ExitCode, r.Signal, r.WallTime.TotalMilliseconds, r.Usage?.CpuTotal?.TotalMilliseconds);
+        if (r.Usage is { LimitsHit: not 0 and var hit })
+            SandboxLog.LimitHit(logger, r.SandboxId, hit, r.Verdict);
+        else if (r.Verdict is SandboxVerdict.TimedOut or SandboxVerdict.OutputLimitExceeded or SandboxVerdict.CpuTimeLimitExceeded or SandboxVerdict.MemoryLimitExceeded)
+            SandboxLog.LimitHit(logger, r.SandboxId, LimitOf(r.Verdict), r.Verdict); // no cgroup, so no usage: the verdict names the limit
+    }
+
+    private static SandboxLimits LimitOf(SandboxVerdict verdict) => verdict switch
+    {
+        SandboxVerdict.TimedOut => SandboxLimits.WallTime,
+        SandboxVerdict.OutputLimitExceeded => SandboxLimits.Output,
+        SandboxVerdict.CpuTimeLimitExceeded => SandboxLimits.CpuTime,
+        SandboxVerdict.MemoryLimitExceeded => SandboxLimits.Memory,
+        _ => 0,
+    };
 }

@@ -6,7 +6,7 @@ namespace Sandboxing;
 /// <summary>Creates a run's cgroup and tells the helper how to put the sandbox into it.</summary>
 internal static class SandboxCgroups
 {
-    /// <summary>Prefix of every cgroup this library creates (see <see cref="Sandbox.RemoveStaleCgroups"/>).</summary>
+    /// <summary>Prefix of every cgroup this library creates (see <see cref="Sandbox.RemoveStaleCgroups(Cgroups.CgroupPlacement?)"/>).</summary>
     public const string NamePrefix = "sandbox-";
 
     private const int EPERM = 1, EACCES = 13, EROFS = 30;
