@@ -175,7 +175,7 @@ public sealed class SandboxExecProcess : IAsyncDisposable
                 _ when kind == ExitSignal => SandboxVerdict.Signaled,
                 _ => SandboxVerdict.Exited,
             };
-            _exit.TrySetResult(new SandboxResult(
+            var result = new SandboxResult(
                 _sandbox.Id,
                 exitCode: kind == ExitCode ? value : null,
                 signal: kind == ExitSignal ? value : null,
@@ -188,7 +188,9 @@ public sealed class SandboxExecProcess : IAsyncDisposable
             {
                 StandardOutputTruncated = _capturedOutput?.Truncated ?? false,
                 StandardErrorTruncated = _capturedError?.Truncated ?? false,
-            });
+            };
+            _sandbox.Publish(SandboxEventKind.ExecExited, pid: Pid, result: result);
+            _exit.TrySetResult(result);
         }
         catch (Exception e)
         {

@@ -32,6 +32,7 @@ public sealed class SandboxProcess : IAsyncDisposable
     private bool _cgroupClosing;
     // Exec'd commands by id, until the helper reports them ended; closed once the sandbox has.
     private readonly Dictionary<int, PendingExec> _execs = [];
+    private readonly SandboxEventLog _events = new();
     private int _lastExecId;
     private bool _execsClosed;
 
@@ -51,6 +52,7 @@ public sealed class SandboxProcess : IAsyncDisposable
         _outputPumps = Task.WhenAll(pumps);
         StdioPumps.StartInput(config.StandardInput, helper.StandardInput);
 
+        Publish(SandboxEventKind.Started, pid: pid);
         _ = MonitorAsync(earlyExit);
         if (config.CpuTimeLimit is { } cpuTimeLimit && cgroup is not null && earlyExit is null)
             _ = WatchCpuTimeAsync(cpuTimeLimit);
@@ -217,6 +219,7 @@ public sealed class SandboxProcess : IAsyncDisposable
             // Cancelled while it starts: killed as soon as it runs, so it ends as Canceled.
             using (cancellationToken.Register(() => SendExecSignal(execId, 9)))
                 pid = await pending.Started.Task.ConfigureAwait(false);
+            Publish(SandboxEventKind.ExecStarted, pid: pid);
             return new SandboxExecProcess(this, execId, pid, pending, config, stdin, stdout, stderr, terminal, startTime, startTimestamp, options.Timeout, cancellationToken);
         }
         catch (Exception e)
@@ -298,6 +301,18 @@ public sealed class SandboxProcess : IAsyncDisposable
         }
     }
 
+    /// <summary>
+    /// The sandbox's events, from its start (a late watcher gets the earlier ones first) to
+    /// <see cref="SandboxEventKind.Exited"/>, where the sequence ends: exec'd commands starting
+    /// and ending, pause and resume, limits reached as they are (output, CPU time) or as the
+    /// end shows (memory, pids, wall time, OOM kills). No thread watches; events cost nothing
+    /// while nobody enumerates. Cancelling <paramref name="cancellationToken"/> ends the enumeration.
+    /// </summary>
+    public IAsyncEnumerable<SandboxEvent> WatchEventsAsync(CancellationToken cancellationToken = default) => _events.WatchAsync(cancellationToken);
+
+    internal void Publish(SandboxEventKind kind, int? pid = null, SandboxLimits limits = 0, SandboxResult? result = null) =>
+        _events.Publish(new SandboxEvent { Kind = kind, SandboxId = Id, Time = DateTimeOffset.UtcNow, Pid = pid, Limits = limits, Result = result });
+
     /// <summary>What the sandbox has consumed so far; <see langword="null"/> when it has no cgroup.</summary>
     public CgroupStats? GetStats()
     {
@@ -371,7 +386,8 @@ public sealed class SandboxProcess : IAsyncDisposable
     public async Task PauseAsync(CancellationToken cancellationToken = default)
     {
         await Live(_cgroup ?? throw NoCgroup("paused"), "paused").FreezeAsync(cancellationToken).ConfigureAwait(false);
-        Volatile.Write(ref _paused, 1);
+        if (Interlocked.Exchange(ref _paused, 1) == 0)
+            Publish(SandboxEventKind.Paused);
     }
 
     /// <summary>Lets a paused sandbox run again.</summary>
@@ -379,7 +395,8 @@ public sealed class SandboxProcess : IAsyncDisposable
     public async Task ResumeAsync(CancellationToken cancellationToken = default)
     {
         await Live(_cgroup ?? throw NoCgroup("resumed"), "resumed").ThawAsync(cancellationToken).ConfigureAwait(false);
-        Volatile.Write(ref _paused, 0);
+        if (Interlocked.Exchange(ref _paused, 0) == 1)
+            Publish(SandboxEventKind.Resumed);
     }
 
     private ISandboxCgroup Live(ISandboxCgroup cgroup, string what) =>
@@ -467,7 +484,10 @@ public sealed class SandboxProcess : IAsyncDisposable
                 if (used >= limit)
                 {
                     if (Interlocked.Exchange(ref _cpuTimeLimitHit, 1) == 0)
+                    {
+                        Publish(SandboxEventKind.LimitHit, limits: SandboxLimits.CpuTime);
                         RequestKill();
+                    }
                     return;
                 }
                 var wait = TimeSpan.FromTicks((long)((limit - used.Value).Ticks / Math.Max(cpus, 0.01)));
@@ -487,7 +507,10 @@ public sealed class SandboxProcess : IAsyncDisposable
     private void OnOutputOverflow()
     {
         if (Interlocked.Exchange(ref _outputLimitHit, 1) == 0)
+        {
+            Publish(SandboxEventKind.LimitHit, limits: SandboxLimits.Output);
             RequestKill();
+        }
     }
 
     private void RequestKill()
@@ -719,7 +742,7 @@ public sealed class SandboxProcess : IAsyncDisposable
                     | (Volatile.Read(ref _outputLimitHit) != 0 ? SandboxLimits.Output : 0)
                     | (cpuTimeExceeded ? SandboxLimits.CpuTime : 0),
             };
-            _exit.TrySetResult(new SandboxResult(
+            var result = new SandboxResult(
                 Id,
                 exitCode: e.A == ExitCode ? e.B : null,
                 signal: e.A == ExitSignal ? e.B : null,
@@ -733,12 +756,26 @@ public sealed class SandboxProcess : IAsyncDisposable
             {
                 StandardOutputTruncated = _capturedOutput?.Truncated ?? false,
                 StandardErrorTruncated = _capturedError?.Truncated ?? false,
-            });
+            };
+            // Limits the end revealed (the live ones were published as they happened).
+            var live = (Volatile.Read(ref _outputLimitHit) != 0 ? SandboxLimits.Output : 0) | (Volatile.Read(ref _cpuTimeLimitHit) != 0 ? SandboxLimits.CpuTime : 0);
+            var revealed = (usage?.LimitsHit ?? 0) & ~live;
+            if (revealed != 0)
+                Publish(SandboxEventKind.LimitHit, limits: revealed);
+            if (oomKilled)
+                Publish(SandboxEventKind.OomKilled);
+            Publish(SandboxEventKind.Exited, pid: Pid, result: result);
+            _exit.TrySetResult(result);
         }
         catch (Exception ex)
         {
             CloseExecs();
             _exit.TrySetException(ex);
+        }
+        finally
+        {
+            // Without a result when the run failed; watchers must see the end either way.
+            Publish(SandboxEventKind.Exited, pid: Pid);
         }
     }
 

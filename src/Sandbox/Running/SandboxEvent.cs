@@ -1,0 +1,106 @@
+using System.Threading.Channels;
+
+namespace Sandboxing;
+
+/// <summary>What happened to a sandbox (<see cref="SandboxProcess.WatchEventsAsync"/>).</summary>
+public enum SandboxEventKind
+{
+    /// <summary>The command was executed; <see cref="SandboxEvent.Pid"/> is its host pid.</summary>
+    Started,
+
+    /// <summary>A command was exec'd into the sandbox; <see cref="SandboxEvent.Pid"/> is its host pid.</summary>
+    ExecStarted,
+
+    /// <summary>An exec'd command ended; <see cref="SandboxEvent.Result"/> says how.</summary>
+    ExecExited,
+
+    /// <summary>Every process was frozen.</summary>
+    Paused,
+
+    /// <summary>The processes run again.</summary>
+    Resumed,
+
+    /// <summary>A limit was reached; <see cref="SandboxEvent.Limits"/> says which.</summary>
+    LimitHit,
+
+    /// <summary>The kernel's OOM killer killed a process for the sandbox's memory limit.</summary>
+    OomKilled,
+
+    /// <summary>The sandbox ended; <see cref="SandboxEvent.Result"/> says how. Always the last event.</summary>
+    Exited,
+}
+
+/// <summary>One event of a sandbox's life.</summary>
+public sealed record SandboxEvent
+{
+    /// <summary>What happened.</summary>
+    public required SandboxEventKind Kind { get; init; }
+
+    /// <summary>The sandbox it happened to.</summary>
+    public required string SandboxId { get; init; }
+
+    /// <summary>When the library learned of it.</summary>
+    public required DateTimeOffset Time { get; init; }
+
+    /// <summary>The host pid of the command concerned (Started, ExecStarted, ExecExited).</summary>
+    public int? Pid { get; init; }
+
+    /// <summary>The limits reached (LimitHit).</summary>
+    public SandboxLimits Limits { get; init; }
+
+    /// <summary>How the sandbox or the exec'd command ended (Exited, ExecExited).</summary>
+    public SandboxResult? Result { get; init; }
+}
+
+/// <summary>
+/// Every event so far plus a channel per watcher: a late watcher still sees the whole story,
+/// and an event costs nothing while nobody watches.
+/// </summary>
+internal sealed class SandboxEventLog
+{
+    private readonly List<SandboxEvent> _history = [];
+    private readonly List<Channel<SandboxEvent>> _watchers = [];
+    private bool _completed;
+
+    public void Publish(SandboxEvent e)
+    {
+        lock (_history)
+        {
+            if (_completed)
+                return;
+            _history.Add(e);
+            foreach (var watcher in _watchers)
+                watcher.Writer.TryWrite(e);
+            if (e.Kind != SandboxEventKind.Exited)
+                return;
+            _completed = true;
+            foreach (var watcher in _watchers)
+                watcher.Writer.TryComplete();
+            _watchers.Clear();
+        }
+    }
+
+    public async IAsyncEnumerable<SandboxEvent> WatchAsync([System.Runtime.CompilerServices.EnumeratorCancellation] CancellationToken cancellationToken)
+    {
+        var channel = Channel.CreateUnbounded<SandboxEvent>(new UnboundedChannelOptions { SingleReader = true });
+        lock (_history)
+        {
+            foreach (var e in _history)
+                channel.Writer.TryWrite(e);
+            if (_completed)
+                channel.Writer.TryComplete();
+            else
+                _watchers.Add(channel);
+        }
+        try
+        {
+            await foreach (var e in channel.Reader.ReadAllAsync(cancellationToken).ConfigureAwait(false))
+                yield return e;
+        }
+        finally
+        {
+            lock (_history)
+                _watchers.Remove(channel);
+        }
+    }
+}
