@@ -73,12 +73,30 @@ public sealed class PackageWorkspace : IAsyncLifetime
         return result;
     }
 
-    /// <summary>dotnet pack of the solution, from the build this test project depends on, into feed/.</summary>
+    /// <summary>
+    /// dotnet pack of the solution's packable projects into feed/. With a build, as a user packs:
+    /// the build is incremental and finds everything up to date (this test project depends on the
+    /// three), and the targets that pack the helpers run in the same build as the ones that make
+    /// them. A solution filter leaves out the test projects, which may be running.
+    /// </summary>
     public Task PackAsync() => _packed ??= PackCoreAsync();
 
     private async Task PackCoreAsync()
     {
-        (await DotnetAsync(RepositoryRoot, "pack", Path.Combine(RepositoryRoot, "Sandbox.sln"), "-c", Configuration, "--no-build",
+        string filter = Path.Combine(Root, "packages.slnf");
+        File.WriteAllText(filter, $$"""
+            {
+              "solution": {
+                "path": "{{Path.Combine(RepositoryRoot, "Sandbox.sln")}}",
+                "projects": [
+                  "src/Sandbox/Sandbox.csproj",
+                  "src/Sandbox.Cgroups/Sandbox.Cgroups.csproj",
+                  "src/Sandbox.Cli/Sandbox.Cli.csproj"
+                ]
+              }
+            }
+            """);
+        (await DotnetAsync(RepositoryRoot, "pack", filter, "-c", Configuration, "--no-restore",
             "-o", Feed, $"-p:PackageVersion={Version}", "-nodeReuse:false", "-tl:off", "-v:m")).ShouldSucceed();
     }
 
