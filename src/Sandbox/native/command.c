@@ -63,8 +63,9 @@ SBX_NORETURN void command_run(const struct sbx_spec *spec, int report_to, pid_t 
     report_fd = report_to;
     sigset_t none;
     sigemptyset(&none);
-    for (int sig = 1; sig < NSIG; sig++)
-        signal(sig, SIG_DFL); /* nothing of the helper's signal setup leaks into the command */
+    /* exec resets caught signals itself, but not ignored ones: the helper ignores SIGPIPE
+     * alone (the library spawns it with every signal at its default). */
+    signal(SIGPIPE, SIG_DFL);
     sigprocmask(SIG_SETMASK, &none, NULL);
     if (setsid() < 0)
         die(SBX_STEP_FORK, errno, "setsid");

@@ -28,9 +28,13 @@ static int kept(const struct sbx_spec *spec, int cap)
 /* The bounding set is what exec can ever grant again: everything not kept goes, even for root. */
 static void shrink_bounding_set(const struct sbx_spec *spec)
 {
-    for (int cap = 0; cap <= 63; cap++)
-        if (!kept(spec, cap) && prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) != 0 && errno != EINVAL)
-            die(SBX_STEP_CAPABILITIES, errno, "drop capability %d from the bounding set", cap);
+    for (int cap = 0; cap <= 63; cap++) {
+        if (kept(spec, cap) || prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) == 0)
+            continue;
+        if (errno == EINVAL)
+            break; /* past the kernel's last capability: capabilities are numbered without gaps */
+        die(SBX_STEP_CAPABILITIES, errno, "drop capability %d from the bounding set", cap);
+    }
     if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) != 0 && errno != EINVAL)
         die(SBX_STEP_CAPABILITIES, errno, "clear ambient capabilities");
 }
