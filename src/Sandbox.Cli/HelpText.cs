@@ -323,7 +323,7 @@ internal static class HelpText
         Usage:  sandbox ps [-a] [-q]
                 sandbox top SANDBOX
                 sandbox stats [--no-stream] SANDBOX
-                sandbox logs SANDBOX
+                sandbox logs [-t] SANDBOX
                 sandbox inspect SANDBOX
                 sandbox pause SANDBOX
                 sandbox unpause SANDBOX
@@ -332,8 +332,9 @@ internal static class HelpText
                 sandbox rm [-f] SANDBOX
 
         Manage sandboxes started with 'sandbox run -d'. SANDBOX is an id or a unique prefix of
-        one. 'ps' lists running ones (-a: ended ones too; -q: ids alone). 'stats' prints usage
-        every second until interrupted (--no-stream: once). 'stop' sends SIGTERM and kills
+        one. 'ps' lists running ones (-a: ended ones too; -q: ids alone). 'logs' prints the
+        output (-t: each line with the time it arrived). 'stats' prints usage every second
+        until interrupted (--no-stream: once). 'stop' sends SIGTERM and kills
         the sandbox after SECONDS (default 10). 'kill' sends SIGKILL, or -s SIGNAL (a number
         or a name such as TERM). 'rm' removes an ended sandbox's state and logs; -f kills a
         running one first. 'pause' and 'stats' need the sandbox's cgroup, which 'run -d' gives

@@ -68,6 +68,8 @@ public sealed class LifecycleTests : IDisposable
         var logs = await RunAsync("logs", id);
         Assert.Equal("to-the-log\n", logs.StandardOutput);
         Assert.Equal("to-stderr\n", logs.StandardError);
+        var stamped = await RunAsync("logs", "-t", id);
+        Assert.Matches(@"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{9}Z to-the-log\n$", stamped.StandardOutput);
 
         Assert.Equal(0, (await RunAsync("stop", "-t", "5", id)).ExitCode);
         var psAll = await RunAsync("ps", "-a");

@@ -131,7 +131,7 @@ public class HostProbeTests
         if (overlay)
             Assert.True(s_report.Overlayfs.Supported && s_report.OverlayfsInUserNamespace.Supported, s_report.ToString());
         Assert.True(s_report.Helper.Supported, s_report.Helper.ToString());
-        Assert.Equal(Path.Combine(AppContext.BaseDirectory, "sandbox-helper"), s_report.HelperPath);
+        Assert.Equal(Sandboxing.Helper.HelperLocator.Path, s_report.HelperPath);
     }
 
     [Fact]

@@ -39,7 +39,11 @@ public class LoggingTests
         Assert.Equal(result.Usage!.CpuTotal!.Value.TotalMilliseconds, (double)exited["CpuTimeMs"]!);
         Assert.Contains($"Sandbox {result.SandboxId} ended: Exited, exit code 3", exited.Message);
         // Nothing per byte or line of output, and no limit was hit.
-        Assert.Equal(["SandboxStarted", "SandboxExited"], log.Events.Select(e => e.Id.Name));
+        Assert.Equal(["SandboxStarted", "SandboxExited"], log.Events.Where(e => e.Level >= LogLevel.Information).Select(e => e.Id.Name));
+        // Every event of WatchEventsAsync at Debug too.
+        var debug = log.Events.Where(e => e.Id.Name == "SandboxEvent").ToList();
+        Assert.All(debug, e => Assert.Equal(LogLevel.Debug, e.Level));
+        Assert.Equal([SandboxEventKind.Started, SandboxEventKind.Exited], debug.Select(e => (SandboxEventKind)e["Event"]!));
     }
 
     [Fact]

@@ -56,3 +56,28 @@ public class OutputLimitTests
         Assert.False(r.StandardOutputTruncated);
     }
 }
+
+/// <summary>SandboxOutput.ToStream with timestamps: every line starts with the time it arrived.</summary>
+public class TimestampedOutputTests
+{
+    [Fact]
+    public async Task Every_line_gets_the_time_it_arrived_and_nothing_else_changes()
+    {
+        var log = new MemoryStream();
+        var before = DateTimeOffset.UtcNow;
+        var r = await new SandboxBuilder().WithStandardOutput(SandboxOutput.ToStream(log, timestamps: true)).Build()
+            .RunAsync(["/bin/sh", "-c", "echo first; printf 'sec'; printf 'ond\\n'; printf 'no newline'"]);
+        Assert.True(r.IsSuccess);
+        var lines = System.Text.Encoding.UTF8.GetString(log.ToArray()).Split('\n');
+        Assert.Equal(3, lines.Length);
+        string[] expected = ["first", "second", "no newline"];
+        for (int i = 0; i < 3; i++)
+        {
+            var m = System.Text.RegularExpressions.Regex.Match(lines[i], @"^(\S+Z) (.*)$");
+            Assert.True(m.Success, lines[i]);
+            Assert.Equal(expected[i], m.Groups[2].Value);
+            var stamp = DateTimeOffset.Parse(m.Groups[1].Value, System.Globalization.CultureInfo.InvariantCulture);
+            Assert.InRange(stamp, before.AddSeconds(-1), DateTimeOffset.UtcNow.AddSeconds(1));
+        }
+    }
+}

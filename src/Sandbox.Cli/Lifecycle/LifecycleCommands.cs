@@ -28,7 +28,7 @@ internal static class LifecycleCommands
                 "ps" => Ps(store, args),
                 "top" => await TopAsync(store, One(args, verb)).ConfigureAwait(false),
                 "stats" => await StatsAsync(store, args).ConfigureAwait(false),
-                "logs" => await LogsAsync(store, One(args, verb)).ConfigureAwait(false),
+                "logs" => await LogsAsync(store, args).ConfigureAwait(false),
                 "inspect" => await InspectAsync(store, One(args, verb)).ConfigureAwait(false),
                 "pause" or "unpause" => await SimpleAsync(store, One(args, verb), new ControlRequest { Op = verb }).ConfigureAwait(false),
                 "stop" => await StopAsync(store, args).ConfigureAwait(false),
@@ -149,16 +149,36 @@ internal static class LifecycleCommands
         }
     }
 
-    private static async Task<int> LogsAsync(StateStore store, string idOrPrefix)
+    /// <summary>The command's output as it arrived; every line carries its arrival time, shown with -t.</summary>
+    private static async Task<int> LogsAsync(StateStore store, IReadOnlyList<string> args)
     {
-        string directory = store.DirectoryOf(store.Resolve(idOrPrefix));
+        bool timestamps = args.Contains("-t") || args.Contains("--timestamps");
+        string directory = store.DirectoryOf(store.Resolve(One([.. args.Where(a => a is not ("-t" or "--timestamps"))], "logs")));
         await using (var stdout = Console.OpenStandardOutput())
-        await using (var log = File.OpenRead(Path.Combine(directory, StateStore.StdoutLog)))
-            await log.CopyToAsync(stdout).ConfigureAwait(false);
+            await CopyLogAsync(Path.Combine(directory, StateStore.StdoutLog), stdout, timestamps).ConfigureAwait(false);
         await using (var stderr = Console.OpenStandardError())
-        await using (var log = File.OpenRead(Path.Combine(directory, StateStore.StderrLog)))
-            await log.CopyToAsync(stderr).ConfigureAwait(false);
+            await CopyLogAsync(Path.Combine(directory, StateStore.StderrLog), stderr, timestamps).ConfigureAwait(false);
         return 0;
+    }
+
+    private static async Task CopyLogAsync(string path, Stream destination, bool timestamps)
+    {
+        byte[] log = await File.ReadAllBytesAsync(path).ConfigureAwait(false);
+        if (timestamps)
+        {
+            await destination.WriteAsync(log).ConfigureAwait(false);
+            return;
+        }
+        // Each line is "TIMESTAMP " then the line as written; the last may lack its newline.
+        for (int start = 0; start < log.Length;)
+        {
+            int space = Array.IndexOf(log, (byte)' ', start);
+            int end = Array.IndexOf(log, (byte)'\n', start);
+            int lineEnd = end < 0 ? log.Length : end + 1;
+            int content = space >= 0 && space < lineEnd ? space + 1 : start;
+            await destination.WriteAsync(log.AsMemory(content, lineEnd - content)).ConfigureAwait(false);
+            start = lineEnd;
+        }
     }
 
     private static async Task<int> InspectAsync(StateStore store, string idOrPrefix)

@@ -51,6 +51,7 @@ internal static partial class Monitor
         SandboxProcess process;
         string directory;
         RunOptions options;
+        FileStream? stdoutLog = null, stderrLog = null;
         try
         {
             options = RunOptionsParser.Parse(runArgs, CallerContext.Current);
@@ -62,15 +63,21 @@ internal static partial class Monitor
             if (LibC.geteuid() == 0 && !builder.Configuration.HasCgroup)
                 builder = builder.WithCgroup();
             string staging = store.CreateStaging();
+            // Through us rather than straight into the files, so that every line carries the
+            // time it arrived ('sandbox logs -t').
+            stdoutLog = OpenLog(Path.Combine(staging, StateStore.StdoutLog));
+            stderrLog = OpenLog(Path.Combine(staging, StateStore.StderrLog));
             builder = builder.WithStandardInput(SandboxInput.Null)
-                .WithStandardOutput(SandboxOutput.ToFile(Path.Combine(staging, StateStore.StdoutLog)))
-                .WithStandardError(SandboxOutput.ToFile(Path.Combine(staging, StateStore.StderrLog)));
+                .WithStandardOutput(SandboxOutput.ToStream(stdoutLog, timestamps: true))
+                .WithStandardError(SandboxOutput.ToStream(stderrLog, timestamps: true));
             try
             {
                 process = await builder.Build().StartAsync(options.Command).ConfigureAwait(false);
             }
             catch
             {
+                stdoutLog.Dispose();
+                stderrLog.Dispose();
                 Directory.Delete(staging, recursive: true);
                 throw;
             }
@@ -105,6 +112,8 @@ internal static partial class Monitor
             using var stopAccepting = new CancellationTokenSource();
             var accepting = server.AcceptAsync(listener, stopAccepting.Token);
             var result = await process.WaitForExitAsync().ConfigureAwait(false);
+            stdoutLog!.Dispose();
+            stderrLog!.Dispose();
             stopAccepting.Cancel();
             File.Delete(Path.Combine(directory, StateStore.SocketFile));
             StateStore.Write(directory, server.Record with { Status = "exited", Result = RunReport.From(result) });
@@ -119,6 +128,9 @@ internal static partial class Monitor
         }
         return 0;
     }
+
+    private static FileStream OpenLog(string path) =>
+        new(path, new FileStreamOptions { Mode = FileMode.CreateNew, Access = FileAccess.Write, Share = FileShare.Read, BufferSize = 0, UnixCreateMode = UnixFileMode.UserRead | UnixFileMode.UserWrite });
 
     /// <summary>The caller's stdio is not ours to hold: its pipe would stay open, its terminal attached.</summary>
     private static void DetachStdio()

@@ -304,6 +304,7 @@ public sealed class SandboxBuilder
     /// <see cref="SandboxProcess.Terminal"/>; resize it with <see cref="SandboxProcess.ResizeTerminal"/>.
     /// The stdio settings are then unused. The caller's own terminal never reaches the command.
     /// </summary>
+    [Pure]
     public SandboxBuilder WithTerminal(TerminalSize? size = null) => With(Configuration with { Terminal = size ?? TerminalSize.Default });
 
     /// <summary>Shifts CLOCK_MONOTONIC and CLOCK_BOOTTIME inside the sandbox (time namespace).</summary>

@@ -8,8 +8,9 @@ public sealed class SandboxOutput
     /// <summary>How much <see cref="Capture"/> keeps per stream: 64 MiB. The rest is read and dropped.</summary>
     public const long DefaultCaptureLimitBytes = 64L * 1024 * 1024;
 
-    private SandboxOutput(OutputKind kind, Stream? stream = null, string? path = null, bool append = false, long captureLimit = DefaultCaptureLimitBytes, bool killOnOverflow = false, System.Runtime.InteropServices.SafeHandle? handle = null)
+    private SandboxOutput(OutputKind kind, Stream? stream = null, string? path = null, bool append = false, long captureLimit = DefaultCaptureLimitBytes, bool killOnOverflow = false, System.Runtime.InteropServices.SafeHandle? handle = null, bool timestamps = false)
     {
+        Timestamps = timestamps;
         Handle = handle;
         Kind = kind;
         Stream = stream;
@@ -28,6 +29,9 @@ public sealed class SandboxOutput
     internal Stream? Stream { get; }
     internal string? Path { get; }
     internal bool Append { get; }
+
+    /// <summary>Whether every line copied to <see cref="Stream"/> starts with the time it arrived.</summary>
+    internal bool Timestamps { get; }
     internal System.Runtime.InteropServices.SafeHandle? Handle { get; }
 
     /// <summary>
@@ -76,6 +80,14 @@ public sealed class SandboxOutput
     /// <summary>Copies the output into <paramref name="stream"/> as it arrives (the stream is not closed).</summary>
     public static SandboxOutput ToStream(Stream stream) =>
         new(OutputKind.Stream, stream: stream ?? throw new ArgumentNullException(nameof(stream)));
+
+    /// <summary>
+    /// Copies the output into <paramref name="stream"/> as it arrives (the stream is not closed);
+    /// with <paramref name="timestamps"/>, every line starts with the UTC time its first byte
+    /// arrived and a space, as docker logs -t prints them (2026-11-22T16:01:44.943071200Z).
+    /// </summary>
+    public static SandboxOutput ToStream(Stream stream, bool timestamps) =>
+        new(OutputKind.Stream, stream: stream ?? throw new ArgumentNullException(nameof(stream)), timestamps: timestamps);
 
     /// <summary>Writes the output straight into the host file <paramref name="path"/>, created if missing.</summary>
     /// <param name="path">Host path of the file.</param>

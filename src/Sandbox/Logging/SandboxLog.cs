@@ -40,6 +40,10 @@ internal static partial class SandboxLog
         Message = "Sandbox {SandboxId} ended without an exit report: step {Step}, errno {Errno}")]
     public static partial void ExitUnreported(ILogger logger, string sandboxId, string? step, int errno, Exception exception);
 
+    [LoggerMessage(EventId = 7, EventName = "SandboxEvent", Level = LogLevel.Debug,
+        Message = "Sandbox {SandboxId}: {Event} (pid {Pid}, limits {Limits})")]
+    public static partial void Event(ILogger logger, string sandboxId, SandboxEventKind @event, int? pid, SandboxLimits limits);
+
     /// <summary>The limits of a configuration in docker's words ("memory=64m pids=64 timeout=2s"), or "none"; only built when the event is enabled.</summary>
     public static string DescribeLimits(SandboxConfiguration config)
     {

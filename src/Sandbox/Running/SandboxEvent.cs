@@ -62,21 +62,23 @@ internal sealed class SandboxEventLog
     private readonly List<Channel<SandboxEvent>> _watchers = [];
     private bool _completed;
 
-    public void Publish(SandboxEvent e)
+    /// <summary>Records and delivers the event; false once the log has ended (after Exited).</summary>
+    public bool Publish(SandboxEvent e)
     {
         lock (_history)
         {
             if (_completed)
-                return;
+                return false;
             _history.Add(e);
             foreach (var watcher in _watchers)
                 watcher.Writer.TryWrite(e);
             if (e.Kind != SandboxEventKind.Exited)
-                return;
+                return true;
             _completed = true;
             foreach (var watcher in _watchers)
                 watcher.Writer.TryComplete();
             _watchers.Clear();
+            return true;
         }
     }
 

@@ -6,6 +6,7 @@ using Sandboxing.Cgroups;
 using Sandboxing.Helper;
 using Sandboxing.IO;
 using Sandboxing.Interop;
+using Sandboxing.Logging;
 using static Sandboxing.Helper.HelperProtocol;
 
 namespace Sandboxing;
@@ -310,8 +311,11 @@ public sealed class SandboxProcess : IAsyncDisposable
     /// </summary>
     public IAsyncEnumerable<SandboxEvent> WatchEventsAsync(CancellationToken cancellationToken = default) => _events.WatchAsync(cancellationToken);
 
-    internal void Publish(SandboxEventKind kind, int? pid = null, SandboxLimits limits = 0, SandboxResult? result = null) =>
-        _events.Publish(new SandboxEvent { Kind = kind, SandboxId = Id, Time = DateTimeOffset.UtcNow, Pid = pid, Limits = limits, Result = result });
+    internal void Publish(SandboxEventKind kind, int? pid = null, SandboxLimits limits = 0, SandboxResult? result = null)
+    {
+        if (_events.Publish(new SandboxEvent { Kind = kind, SandboxId = Id, Time = DateTimeOffset.UtcNow, Pid = pid, Limits = limits, Result = result }))
+            SandboxLog.Event(_config.Logger, Id, kind, pid, limits);
+    }
 
     /// <summary>What the sandbox has consumed so far; <see langword="null"/> when it has no cgroup.</summary>
     public CgroupStats? GetStats()

@@ -57,7 +57,7 @@ internal static class StdioPumps
                 pumps.Add(CopyAsync(pipe, captured));
                 return captured;
             case SandboxOutput.OutputKind.Stream:
-                pumps.Add(CopyAsync(pipe, output.Stream!));
+                pumps.Add(CopyAsync(pipe, output.Timestamps ? new TimestampingStream(output.Stream!) : output.Stream!));
                 return null;
             default:
                 return null; // a Pipe: the caller reads it
@@ -109,4 +109,49 @@ internal static class StdioPumps
         });
     }
 
+
+    /// <summary>Writes through to another stream, starting every line with the time it began to arrive.</summary>
+    private sealed class TimestampingStream(Stream inner) : Stream
+    {
+        private bool _atLineStart = true;
+
+        public override bool CanRead => false;
+        public override bool CanSeek => false;
+        public override bool CanWrite => true;
+        public override long Length => throw new NotSupportedException();
+        public override long Position { get => throw new NotSupportedException(); set => throw new NotSupportedException(); }
+        public override void Flush() => inner.Flush();
+        public override int Read(byte[] buffer, int offset, int count) => throw new NotSupportedException();
+        public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
+        public override void SetLength(long value) => throw new NotSupportedException();
+
+        public override void Write(byte[] buffer, int offset, int count) =>
+            WriteAsync(buffer.AsMemory(offset, count)).AsTask().GetAwaiter().GetResult();
+
+        public override async ValueTask WriteAsync(ReadOnlyMemory<byte> buffer, CancellationToken cancellationToken = default)
+        {
+            var output = new MemoryStream(buffer.Length + 64);
+            byte[] stamp = [];
+            int start = 0;
+            var span = buffer.Span;
+            for (int i = 0; i < span.Length; i++)
+            {
+                if (_atLineStart)
+                {
+                    if (stamp.Length == 0)
+                        stamp = s_utf8.GetBytes(DateTimeOffset.UtcNow.ToString("yyyy-MM-dd'T'HH:mm:ss.fffffff'00Z' ", System.Globalization.CultureInfo.InvariantCulture));
+                    output.Write(stamp);
+                    _atLineStart = false;
+                }
+                if (span[i] == (byte)'\n')
+                {
+                    output.Write(span[start..(i + 1)]);
+                    start = i + 1;
+                    _atLineStart = true;
+                }
+            }
+            output.Write(span[start..]);
+            await inner.WriteAsync(output.GetBuffer().AsMemory(0, (int)output.Length), cancellationToken).ConfigureAwait(false);
+        }
+    }
 }
