@@ -88,7 +88,7 @@ internal sealed class SeqPacketChannel : IDisposable
         }
     }
 
-    private unsafe int TryReceiveWithFds(Span<byte> buffer, List<SafeFd> fds)
+    private unsafe int TryReceiveWithFds(Span<byte> buffer, List<SafeFd>? fds)
     {
         const int cmsgHeader = 16;
         byte* control = stackalloc byte[cmsgHeader + MaxFds * sizeof(int)];
@@ -111,8 +111,15 @@ internal sealed class SeqPacketChannel : IDisposable
                         {
                             int count = (int)((*(nuint*)control - cmsgHeader) / sizeof(int));
                             for (int i = 0; i < count; i++)
-                                fds.Add(SafeFd.Adopt(((int*)(control + cmsgHeader))[i]));
+                            {
+                                var received = SafeFd.Adopt(((int*)(control + cmsgHeader))[i]);
+                                if (fds is null)
+                                    received.Dispose();
+                                else
+                                    fds.Add(received);
+                            }
                         }
+                        // A message longer than the buffer means a bug, not a short read: the protocol has a maximum size.
                         if ((msg.Flags & LibC.MSG_TRUNC) != 0)
                             throw new InvalidDataException($"A message larger than the {buffer.Length}-byte buffer arrived on file descriptor {fd}; it was discarded.");
                         return (int)n;
@@ -227,41 +234,9 @@ internal sealed class SeqPacketChannel : IDisposable
         }
     }
 
-    // Message length, 0 at end of file, or -1 when nothing is queued (EAGAIN).
-    private unsafe int TryReceive(Span<byte> buffer)
-    {
-        bool addedRef = false;
-        try
-        {
-            _fd.DangerousAddRef(ref addedRef);
-            int fd = (int)_fd.DangerousGetHandle();
-            fixed (byte* p = buffer)
-            {
-                while (true)
-                {
-                    // MSG_TRUNC: the result is the message's real length, so truncation shows.
-                    nint n = LibC.recv(fd, p, buffer.Length, LibC.MSG_TRUNC);
-                    if (n > buffer.Length)
-                        throw new InvalidDataException($"A {n}-byte message arrived on file descriptor {fd}, larger than the {buffer.Length}-byte buffer; it was discarded.");
-                    if (n >= 0)
-                        return (int)n;
-                    int errno = LibC.LastErrno;
-                    if (errno == LibC.EAGAIN)
-                        return -1;
-                    // The peer closed with messages we had sent still unread: it is gone all the same.
-                    if (errno == LibC.ECONNRESET)
-                        return 0;
-                    if (errno != LibC.EINTR)
-                        throw new IOException($"Receiving from file descriptor {fd} failed: {LibC.ErrnoText(errno)} (errno {errno}).", errno);
-                }
-            }
-        }
-        finally
-        {
-            if (addedRef)
-                _fd.DangerousRelease();
-        }
-    }
+    // Message length, 0 at end of file, or -1 when nothing is queued (EAGAIN). Descriptors a
+    // message carries are closed: this receive takes none.
+    private int TryReceive(Span<byte> buffer) => TryReceiveWithFds(buffer, null);
 
     /// <summary>
     /// Sends one message. Returns false if the peer has closed its end. Blocks only if the socket

@@ -48,29 +48,11 @@ static void send_exit(int status)
  * here (init reaps only later), so its pid is still valid. */
 static void send_started(pid_t command)
 {
-    unsigned char msg[SBX_MSG_HEADER_SIZE];
-    uint32_t type = SBX_MSG_STARTED;
-    int32_t pid = command, with_creds = 1, zero = 0;
-    memcpy(msg, &type, 4);
-    memcpy(msg + 4, &pid, 4);
-    memcpy(msg + 8, &with_creds, 4);
-    memcpy(msg + 12, &zero, 4);
-    struct iovec iov = {.iov_base = msg, .iov_len = sizeof msg};
-    union {
-        char buf[CMSG_SPACE(sizeof(struct ucred))];
-        struct cmsghdr align;
-    } control;
-    memset(&control, 0, sizeof control);
-    struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = control.buf, .msg_controllen = sizeof control.buf};
-    struct cmsghdr *cm = CMSG_FIRSTHDR(&mh);
-    cm->cmsg_level = SOL_SOCKET;
-    cm->cmsg_type = SCM_CREDENTIALS;
-    cm->cmsg_len = CMSG_LEN(sizeof(struct ucred));
     struct ucred cred = {.pid = command, .uid = getuid(), .gid = getgid()};
-    memcpy(CMSG_DATA(cm), &cred, sizeof cred);
     /* Naming another pid needs CAP_SYS_ADMIN over our PID namespace, which we have only in
-     * a PID namespace of our own; without one, pids need no translation anyway. */
-    if (RETRY_EINTR(sendmsg(report_fd, &mh, MSG_NOSIGNAL)) < 0)
+     * a PID namespace of our own; without one, pids need no translation anyway. b = 1 says
+     * the credentials carry the command's pid. */
+    if (report_send_ancillary(report_fd, SBX_MSG_STARTED, command, 1, 0, SCM_CREDENTIALS, &cred, sizeof cred) != 0)
         report_send(report_fd, SBX_MSG_STARTED, command, 0, 0, NULL, 0);
 }
 
@@ -83,23 +65,7 @@ static void send_command_pidfd(pid_t command)
     int pidfd = sys_pidfd_open(command, 0);
     if (pidfd < 0)
         return;
-    unsigned char msg[SBX_MSG_HEADER_SIZE];
-    memset(msg, 0, sizeof msg);
-    uint32_t type = SBX_MSG_COMMAND_PIDFD;
-    memcpy(msg, &type, 4);
-    struct iovec iov = {.iov_base = msg, .iov_len = sizeof msg};
-    union {
-        char buf[CMSG_SPACE(sizeof(int))];
-        struct cmsghdr align;
-    } control;
-    memset(&control, 0, sizeof control);
-    struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = control.buf, .msg_controllen = sizeof control.buf};
-    struct cmsghdr *cm = CMSG_FIRSTHDR(&mh);
-    cm->cmsg_level = SOL_SOCKET;
-    cm->cmsg_type = SCM_RIGHTS;
-    cm->cmsg_len = CMSG_LEN(sizeof(int));
-    memcpy(CMSG_DATA(cm), &pidfd, sizeof pidfd);
-    RETRY_EINTR(sendmsg(report_fd, &mh, MSG_NOSIGNAL));
+    report_send_ancillary(report_fd, SBX_MSG_COMMAND_PIDFD, 0, 0, 0, SCM_RIGHTS, &pidfd, sizeof pidfd);
     close(pidfd);
 }
 
@@ -167,6 +133,13 @@ static pid_t start_command(const struct sbx_spec *spec, int exec_pair[2], int si
     int saved_errno = errno;
     report_fd = saved_report_fd;
     errno = saved_errno;
+    /* Before Linux 6.10 a child bound for another time namespace may not share our memory
+     * (our time namespace for children differs from our own): fork then. */
+    if (pid < 0 && errno == EINVAL) {
+        pid = fork();
+        if (pid == 0)
+            command_entry(&start);
+    }
     return pid;
 #endif
 }

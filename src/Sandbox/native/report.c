@@ -9,6 +9,7 @@
 #include <string.h>
 #include <signal.h>
 #include <sys/socket.h>
+#include <sys/uio.h>
 #include <sys/wait.h>
 
 int report_fd = -1;
@@ -29,6 +30,32 @@ int report_send(int fd, uint32_t type, int32_t a, int32_t b, int32_t c, const ch
     /* MSG_NOSIGNAL: a vanished reader must give EPIPE, not kill us with SIGPIPE. */
     ssize_t n = RETRY_EINTR(send(fd, buf, SBX_MSG_HEADER_SIZE + detail_len, MSG_NOSIGNAL));
     return n < 0 ? -1 : 0;
+}
+
+int report_send_ancillary(int fd, uint32_t type, int32_t a, int32_t b, int32_t c, int cmsg_type, const void *data, size_t len)
+{
+    unsigned char msg[SBX_MSG_HEADER_SIZE];
+    memcpy(msg, &type, 4);
+    memcpy(msg + 4, &a, 4);
+    memcpy(msg + 8, &b, 4);
+    memcpy(msg + 12, &c, 4);
+    struct iovec iov = {.iov_base = msg, .iov_len = sizeof msg};
+    union {
+        char buf[CMSG_SPACE(64)];
+        struct cmsghdr align;
+    } control;
+    if (len > 64) {
+        errno = EINVAL;
+        return -1;
+    }
+    memset(&control, 0, sizeof control);
+    struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = control.buf, .msg_controllen = CMSG_SPACE(len)};
+    struct cmsghdr *cm = CMSG_FIRSTHDR(&mh);
+    cm->cmsg_level = SOL_SOCKET;
+    cm->cmsg_type = cmsg_type;
+    cm->cmsg_len = CMSG_LEN(len);
+    memcpy(CMSG_DATA(cm), data, len);
+    return RETRY_EINTR(sendmsg(fd, &mh, MSG_NOSIGNAL)) < 0 ? -1 : 0;
 }
 
 static void vreport_error(int step, int err, const char *fmt, va_list ap)
