@@ -180,6 +180,55 @@ public sealed class LifecycleTests : IDisposable
         Assert.Equal(0, (await RunAsync("rm", "-f", id)).ExitCode);
     }
 
+    /// <summary>The CLI as the host's nobody, with a state directory of its own.</summary>
+    private static async Task<CliResult> AsNobodyAsync(string stateDir, params string[] args)
+    {
+        string host = Path.GetFileNameWithoutExtension(Environment.ProcessPath) == "dotnet" ? Environment.ProcessPath! : "dotnet";
+        var info = new ProcessStartInfo("setpriv") { RedirectStandardInput = true, RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        foreach (var a in (string[])["--reuid", "65534", "--regid", "65534", "--clear-groups", host, Cli.DllPath, .. args])
+            info.ArgumentList.Add(a);
+        info.Environment["SANDBOX_STATE_DIR"] = stateDir;
+        info.Environment["HOME"] = "/tmp";
+        info.Environment["DOTNET_CLI_TELEMETRY_OPTOUT"] = "1";
+        using var p = Process.Start(info)!;
+        p.StandardInput.Close();
+        return await Cli.WaitAsync(p, p.StandardOutput.ReadToEndAsync(), p.StandardError.ReadToEndAsync());
+    }
+
+    [Fact]
+    public async Task An_unprivileged_user_runs_detached_sandboxes_and_execs_into_them()
+    {
+        // Its own place: the test's state directory is root's alone.
+        string state = Path.Combine(Path.GetTempPath(), "sandbox-state-nobody-" + Guid.NewGuid().ToString("N")[..8]);
+        Directory.CreateDirectory(state);
+        File.SetUnixFileMode(state, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
+        Assert.Equal(0, chown(state, 65534, 65534));
+        var run = await AsNobodyAsync(state, "run", "-d", "--", "/bin/sleep", "1000");
+        Assert.True(run.ExitCode == 0, run.ToString());
+        string id = run.StandardOutput.Trim();
+        try
+        {
+            var exec = await AsNobodyAsync(state, "exec", id, "sh", "-c", "id -u; readlink /proc/self/ns/user");
+            Assert.True(exec.ExitCode == 0, exec.ToString());
+            Assert.StartsWith("65534\n", exec.StandardOutput);
+            Assert.DoesNotContain(new FileInfo("/proc/self/ns/user").LinkTarget!, exec.StandardOutput);
+            Assert.Contains("sleep 1000", (await AsNobodyAsync(state, "top", id)).StandardOutput);
+            // Without a cgroup of its own (nobody may not create one here), pause says why.
+            var pause = await AsNobodyAsync(state, "pause", id);
+            Assert.Equal(125, pause.ExitCode);
+            Assert.Contains("cgroup", pause.StandardError);
+        }
+        finally
+        {
+            Assert.Equal(0, (await AsNobodyAsync(state, "rm", "-f", id)).ExitCode);
+        }
+        Assert.Empty(Directory.EnumerateFileSystemEntries(state));
+        Directory.Delete(state);
+    }
+
+    [System.Runtime.InteropServices.DllImport("libc", SetLastError = true)]
+    private static extern int chown(string path, int uid, int gid);
+
     private static List<int> PidsWithArgument(string token)
     {
         var pids = new List<int>();
