@@ -23,8 +23,11 @@ public class ScaleTests
     private static int ChildCount() =>
         Directory.GetDirectories("/proc/self/task").Sum(t => File.ReadAllText(Path.Combine(t, "children")).Split(' ', StringSplitOptions.RemoveEmptyEntries).Length);
 
-    /// <summary>sandbox-* cgroups under this process's own cgroups, in every hierarchy.</summary>
-    private static List<string> OwnSandboxCgroups()
+    /// <summary>
+    /// The cgroups of these sandboxes that still exist under this process's own cgroups, in
+    /// every hierarchy (other test processes make sandboxes of their own meanwhile).
+    /// </summary>
+    private static List<string> LeftoverCgroups(IReadOnlySet<string> sandboxIds)
     {
         var found = new List<string>();
         foreach (var line in File.ReadAllLines("/proc/self/cgroup"))
@@ -34,7 +37,7 @@ public class ScaleTests
             string mount = parts[1].Length == 0 ? "/sys/fs/cgroup/unified" : $"/sys/fs/cgroup/{controller}";
             string dir = mount + parts[2];
             if (Directory.Exists(dir))
-                found.AddRange(Directory.GetDirectories(dir, "sandbox-*").Where(d => !d.EndsWith("sandbox-host")));
+                found.AddRange(Directory.GetDirectories(dir, "sandbox-*").Where(d => sandboxIds.Contains(Path.GetFileName(d)["sandbox-".Length..])));
         }
         return found;
     }
@@ -97,7 +100,7 @@ public class ScaleTests
         await limited.ShAsync("true");
         int threadsBefore = ThreadCount(), fdsBefore = FdCount(), childrenBefore = ChildCount();
         var mountsBefore = File.ReadAllLines("/proc/self/mountinfo");
-        var cgroupsBefore = OwnSandboxCgroups();
+        var ids = new System.Collections.Concurrent.ConcurrentDictionary<string, bool>();
 
         int next = -1, mismatches = 0;
         await Task.WhenAll(Enumerable.Range(0, tasks).Select(_ => Task.Run(async () =>
@@ -108,6 +111,7 @@ public class ScaleTests
                 // Every fourth run has a cgroup; every seventh is killed by a signal of its own.
                 var sandbox = i % 4 == 0 ? limited : plain;
                 var r = await sandbox.ShAsync(i % 7 == 0 ? "kill -TERM $$" : $"exit {i % 200}");
+                ids[r.SandboxId] = true;
                 bool ok = i % 7 == 0 ? r is { Verdict: SandboxVerdict.Signaled, Signal: 15 } : r is { Verdict: SandboxVerdict.Exited } && r.ExitCode == i % 200;
                 if (!ok)
                     Interlocked.Increment(ref mismatches);
@@ -119,6 +123,7 @@ public class ScaleTests
         Assert.True(ThreadCount() - threadsBefore < 50, $"{ThreadCount() - threadsBefore} more threads");
         Assert.Equal(childrenBefore, ChildCount());
         Assert.Equal(mountsBefore, File.ReadAllLines("/proc/self/mountinfo"));
-        Assert.Equal(cgroupsBefore, OwnSandboxCgroups());
+        Assert.Equal(runs, ids.Count);
+        Assert.Empty(LeftoverCgroups(ids.Keys.ToHashSet()));
     }
 }
