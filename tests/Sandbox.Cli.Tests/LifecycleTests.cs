@@ -141,6 +141,69 @@ public sealed class LifecycleTests : IDisposable
         Assert.Equal(125, (await RunAsync("top")).ExitCode);
     }
 
+    [Fact]
+    public async Task The_monitor_answers_garbage_with_an_error_and_an_idle_client_does_not_keep_it_alive()
+    {
+        string id = await StartDetachedAsync("/bin/sleep", "1000");
+        string socket = Path.Combine(_state, id, "control.sock");
+        // A raw client: null, not JSON, an unknown request; then one that connects and says nothing.
+        string script = """
+            import socket, sys
+            def ask(data):
+                s = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET); s.connect(sys.argv[1]); s.send(data)
+                print(s.recv(65536).decode()); s.close()
+            ask(b'null'); ask(b'not json'); ask(b'{"op":"nonsense"}')
+            idle = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET); idle.connect(sys.argv[1])
+            print('idle', flush=True)
+            sys.stdin.read()
+            """;
+        var info = new ProcessStartInfo("python3") { RedirectStandardInput = true, RedirectStandardOutput = true, UseShellExecute = false };
+        info.ArgumentList.Add("-c");
+        info.ArgumentList.Add(script);
+        info.ArgumentList.Add(socket);
+        using var client = Process.Start(info)!;
+        var answers = new List<string>();
+        string? line;
+        while ((line = await client.StandardOutput.ReadLineAsync().WaitAsync(TimeSpan.FromSeconds(30))) != "idle" && line is not null)
+            answers.Add(line);
+        Assert.Equal(3, answers.Count);
+        Assert.All(answers, a => Assert.Contains("\"error\"", a));
+        Assert.Contains("running", (await RunAsync("ps")).StandardOutput); // still serving
+
+        var record = System.Text.Json.JsonDocument.Parse(File.ReadAllText(Path.Combine(_state, id, "state.json")));
+        int monitor = record.RootElement.GetProperty("monitorPid").GetInt32();
+        Assert.Equal(0, (await RunAsync("kill", id)).ExitCode);
+        // The monitor ends although the idle client still holds its connection.
+        using (var pidfd = new Microsoft.Win32.SafeHandles.SafeFileHandle(pidfd_open(monitor, 0), ownsHandle: true))
+        {
+            if (!pidfd.IsInvalid)
+                Assert.True(await WaitReadableAsync(pidfd, TimeSpan.FromSeconds(30)), "the monitor is still alive");
+        }
+        Assert.False(client.HasExited);
+        client.StandardInput.Close();
+        await client.WaitForExitAsync();
+        Assert.Contains("exited (137, canceled)", (await RunAsync("ps", "-a")).StandardOutput);
+    }
+
+    private static Task<bool> WaitReadableAsync(Microsoft.Win32.SafeHandles.SafeFileHandle fd, TimeSpan timeout) => Task.Run(() =>
+    {
+        var pfd = new PollFd { Fd = (int)fd.DangerousGetHandle(), Events = 1 };
+        return poll(ref pfd, 1, (int)timeout.TotalMilliseconds) == 1;
+    });
+
+    [System.Runtime.InteropServices.StructLayout(System.Runtime.InteropServices.LayoutKind.Sequential)]
+    private struct PollFd
+    {
+        public int Fd;
+        public short Events, Revents;
+    }
+
+    [System.Runtime.InteropServices.DllImport("libc", SetLastError = true)]
+    private static extern int poll(ref PollFd fds, int count, int timeoutMs);
+
+    [System.Runtime.InteropServices.DllImport("libc", SetLastError = true)]
+    private static extern nint pidfd_open(int pid, uint flags);
+
     /// <summary>Runs the CLI under script(1), which gives it a real terminal, and feeds it <paramref name="input"/>.</summary>
     private async Task<CliResult> InTerminalAsync(string cliArgs, string input)
     {

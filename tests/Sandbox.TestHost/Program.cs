@@ -100,6 +100,18 @@ switch (args.FirstOrDefault())
         }
         return 0;
     }
+    case "hold-exec":
+    {
+        // hold-exec TOKEN : a sandbox with a cgroup running `sleep TOKEN`, and an exec'd
+        // `sleep TOKEN` in it; print "ready <command pid> <exec pid> <id>", wait forever.
+        var sandbox = new SandboxBuilder().WithCgroup().Build();
+        var process = await sandbox.StartAsync(["/bin/sleep", args[1]]);
+        var exec = await process.StartExecAsync(["/bin/sleep", args[1]]);
+        Console.WriteLine($"ready {process.Pid} {exec.Pid} {process.Id}");
+        Console.Out.Flush();
+        await Task.Delay(Timeout.Infinite);
+        return 0;
+    }
     case "exec":
     {
         // exec SCRIPT : start a long-lived sandbox, exec SCRIPT into it (and a missing program);

@@ -268,4 +268,64 @@ public class ExecTests
         Assert.Contains("error step=find the command", output);
         Assert.Contains("sandbox-verdict=Canceled", output);
     }
+
+    [Fact]
+    public async Task When_the_library_s_process_dies_the_sandbox_and_its_exec_d_commands_go_with_it()
+    {
+        string token = Sandboxes.UniqueSleepToken();
+        using var host = TestHostProcess.Start([], "hold-exec", token);
+        string line = (await host.StandardOutput.ReadLineAsync().WaitAsync(TimeSpan.FromSeconds(60)))!;
+        var parts = line.Split(' ');
+        Assert.True(parts[0] == "ready", line);
+        Assert.Equal(3, Sandboxes.HostPidsWithArgument(token).Count); // the test host and the two sleeps
+        host.Kill(); // SIGKILL: nothing of the library runs any more; the helper sees end of file
+        await host.WaitForExitAsync();
+        // The helper must reap the exec'd command (its child, in init's PID namespace) for init
+        // to finish dying; then it removes the cgroups and exits.
+        await Sandboxes.WaitForHostProcessExitAsync(int.Parse(parts[1]), TimeSpan.FromSeconds(30));
+        await Sandboxes.WaitForHostProcessExitAsync(int.Parse(parts[2]), TimeSpan.FromSeconds(30));
+        Assert.Empty(Sandboxes.HostPidsWithArgument(token));
+        string id = parts[3];
+        for (int i = 0; i < 300 && Directory.GetDirectories("/sys/fs/cgroup", $"sandbox-{id}", SearchOption.AllDirectories).Length > 0; i++)
+            await Task.Delay(100); // the helper removes them as it exits; bounded, not a synchronisation
+        Assert.Empty(Directory.GetDirectories("/sys/fs/cgroup", $"sandbox-{id}", SearchOption.AllDirectories));
+    }
+
+    [Fact]
+    public async Task A_kill_with_exec_requests_still_queued_ends_the_sandbox_as_Canceled()
+    {
+        for (int round = 0; round < 5; round++)
+        {
+            var (p, _) = await StartLongLivedAsync(new SandboxBuilder().WithCgroup());
+            await using (p)
+            {
+                var execs = Enumerable.Range(0, 20).Select(_ => p.ExecAsync(["/bin/sleep", "30"])).ToList();
+                var result = await p.KillAsync().WaitAsync(TimeSpan.FromSeconds(30));
+                Assert.Equal(SandboxVerdict.Canceled, result.Verdict);
+                foreach (var exec in execs)
+                {
+                    try
+                    {
+                        Assert.Equal(9, (await exec.WaitAsync(TimeSpan.FromSeconds(30))).Signal);
+                    }
+                    catch (Exception e) when (e is SandboxException or InvalidOperationException)
+                    {
+                        // refused: the sandbox was ending when it arrived
+                    }
+                }
+            }
+        }
+    }
+
+    [Fact]
+    public async Task An_exec_that_exits_before_its_timeout_is_Exited_even_when_a_leftover_child_holds_its_output_past_it()
+    {
+        var (p, _) = await StartLongLivedAsync(new SandboxBuilder());
+        await using (p)
+        {
+            var r = await p.ExecAsync(["/bin/sh", "-c", "(sleep 2) & exit 0"], new SandboxExecOptions { Timeout = TimeSpan.FromMilliseconds(500) });
+            Assert.Equal(SandboxVerdict.Exited, r.Verdict);
+            Assert.Equal(0, r.ExitCode);
+        }
+    }
 }

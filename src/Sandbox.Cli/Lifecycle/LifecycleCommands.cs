@@ -83,6 +83,8 @@ internal static class LifecycleCommands
     {
         if (record.Result is { } result)
             return $"exited ({result.ShellExitStatus}, {result.Verdict})";
+        if (record.Error is not null)
+            return "exited (failed: see inspect)";
         using var channel = ControlChannel.TryConnect(store, record.Id);
         return channel is null ? "exited (unknown: its monitor is gone)" : record.Status;
     }
@@ -363,8 +365,12 @@ internal static class LifecycleCommands
 
     private static string Truncate(string text, int length) => text.Length <= length ? text : text[..(length - 1)] + "…";
 
+    /// <summary>What a sandboxed program controls (its command line) never reaches our terminal as control characters.</summary>
+    private static string Printable(string text) => string.Concat(text.Select(c => char.IsControl(c) ? '?' : c));
+
     private static void PrintTable(string[] header, IReadOnlyList<string[]> rows)
     {
+        rows = [.. rows.Select(r => r.Select(Printable).ToArray())];
         var widths = header.Select((h, c) => Math.Max(h.Length, rows.Count == 0 ? 0 : rows.Max(r => r[c].Length))).ToArray();
         Console.WriteLine(string.Join("   ", header.Select((h, c) => c == header.Length - 1 ? h : h.PadRight(widths[c]))));
         foreach (var row in rows)

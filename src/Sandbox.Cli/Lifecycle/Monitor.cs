@@ -108,15 +108,24 @@ internal static partial class Monitor
             Console.Out.Flush();
             DetachStdio();
 
-            var server = new Server(process, directory, record);
             using var stopAccepting = new CancellationTokenSource();
-            var accepting = server.AcceptAsync(listener, stopAccepting.Token);
-            var result = await process.WaitForExitAsync().ConfigureAwait(false);
+            var server = new Server(process, directory, record, stopAccepting.Token);
+            var accepting = server.AcceptAsync(listener);
+            SandboxResult? result = null;
+            string? error = null;
+            try
+            {
+                result = await process.WaitForExitAsync().ConfigureAwait(false);
+            }
+            catch (SandboxException e)
+            {
+                error = e.Message; // the helper died without a report; nothing of the sandbox is left
+            }
             stdoutLog!.Dispose();
             stderrLog!.Dispose();
             stopAccepting.Cancel();
             File.Delete(Path.Combine(directory, StateStore.SocketFile));
-            StateStore.Write(directory, server.Record with { Status = "exited", Result = RunReport.From(result) });
+            StateStore.Write(directory, server.Record with { Status = "exited", Result = result is null ? null : RunReport.From(result), Error = error });
             await server.DrainAsync().ConfigureAwait(false);
             try
             {
@@ -144,23 +153,31 @@ internal static partial class Monitor
     }
 
     /// <summary>Answers requests on the control socket, each connection in its own task.</summary>
-    private sealed class Server(SandboxProcess process, string directory, SandboxRecord record)
+    private sealed class Server(SandboxProcess process, string directory, SandboxRecord record, CancellationToken ended)
     {
-        private readonly List<Task> _connections = [];
+        private readonly HashSet<Task> _connections = [];
         private readonly Lock _recordLock = new();
 
         public SandboxRecord Record { get; private set; } = record;
 
-        public async Task AcceptAsync(SafeFd listener, CancellationToken cancellationToken)
+        public async Task AcceptAsync(SafeFd listener)
         {
             while (true)
             {
-                var channel = await SeqPacketChannel.AcceptAsync(listener, cancellationToken).ConfigureAwait(false);
+                var channel = await SeqPacketChannel.AcceptAsync(listener, ended).ConfigureAwait(false);
+                var serving = ServeAsync(channel);
                 lock (_connections)
-                    _connections.Add(ServeAsync(channel));
+                    _connections.Add(serving);
+                // Forgotten once done: a monitor polled by 'ps' or 'stats' for days must not grow.
+                _ = serving.ContinueWith(t =>
+                {
+                    lock (_connections)
+                        _connections.Remove(t);
+                }, TaskScheduler.Default);
             }
         }
 
+        /// <summary>Waits for the connections still being answered (each ends with the sandbox; none throws).</summary>
         public Task DrainAsync()
         {
             lock (_connections)
@@ -175,10 +192,12 @@ internal static partial class Monitor
                 try
                 {
                     var buffer = new byte[ControlChannel.MaxMessage];
-                    int n = await channel.ReceiveAsync(buffer, fds).ConfigureAwait(false);
+                    // A client that never asks anything must not keep the monitor once the sandbox is gone.
+                    int n = await channel.ReceiveAsync(buffer, fds, ended).ConfigureAwait(false);
                     if (n == 0)
                         return;
-                    var request = JsonSerializer.Deserialize(buffer.AsSpan(0, n), StateJson.Default.ControlRequest)!;
+                    var request = JsonSerializer.Deserialize(buffer.AsSpan(0, n), StateJson.Default.ControlRequest)
+                        ?? throw new InvalidOperationException("the request is not a JSON object");
                     var response = request.Op switch
                     {
                         "exec" => await ExecAsync(channel, request, fds).ConfigureAwait(false),
@@ -187,9 +206,21 @@ internal static partial class Monitor
                     if (response is not null)
                         ControlChannel.Send(channel, response);
                 }
-                catch (Exception e) when (e is SandboxException or InvalidOperationException or IOException or JsonException or ArgumentException)
+                catch (OperationCanceledException)
                 {
-                    ControlChannel.Send(channel, new ControlResponse { Error = e.Message, Step = (e as SandboxException)?.Step });
+                    // The sandbox ended before this client asked anything.
+                }
+                catch (Exception e)
+                {
+                    // Whatever a client sends, the monitor answers and goes on.
+                    try
+                    {
+                        ControlChannel.Send(channel, new ControlResponse { Error = e.Message, Step = (e as SandboxException)?.Step });
+                    }
+                    catch (Exception)
+                    {
+                        // The client is gone.
+                    }
                 }
                 finally
                 {
@@ -223,7 +254,7 @@ internal static partial class Monitor
                     SetStatus("running");
                     return new ControlResponse { Ok = true };
                 case "stop":
-                    var stopped = await process.StopAsync(TimeSpan.FromSeconds(Math.Max(0, request.GraceSeconds))).ConfigureAwait(false);
+                    var stopped = await process.StopAsync(TimeSpan.FromSeconds(Math.Clamp(double.IsFinite(request.GraceSeconds) ? request.GraceSeconds : 0, 0, 86400))).ConfigureAwait(false);
                     return new ControlResponse { Ok = true, Result = RunReport.From(stopped) };
                 case "kill":
                     if (request.Signal is 0 or 9)

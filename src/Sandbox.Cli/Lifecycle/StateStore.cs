@@ -113,6 +113,9 @@ internal sealed record SandboxRecord
     public required int Pid { get; init; }
     public required IReadOnlyList<string> Command { get; init; }
     public RunReport? Result { get; init; }
+
+    /// <summary>Why there is no result, when the sandbox ended without one.</summary>
+    public string? Error { get; init; }
 }
 
 /// <summary>A request to a sandbox's monitor: one JSON message on its control socket.</summary>

@@ -36,9 +36,16 @@ internal sealed unsafe class PseudoTerminal : IDisposable
             var secondary = SafeFd.Adopt(LibC.ioctl_int(master.Fd, LibC.TIOCGPTPEER, LibC.O_RDWR | LibC.O_NOCTTY | LibC.O_CLOEXEC));
             if (secondary.IsInvalid)
                 throw Failure("open the terminal's other side (TIOCGPTPEER)", LibC.LastErrno);
-            var terminal = new PseudoTerminal(master, secondary);
-            terminal.Resize(size);
-            return terminal;
+            try
+            {
+                Resize(master, size);
+            }
+            catch
+            {
+                secondary.Dispose();
+                throw;
+            }
+            return new PseudoTerminal(master, secondary);
         }
         catch
         {

@@ -69,7 +69,10 @@ internal sealed class SandboxEventLog
         {
             if (_completed)
                 return false;
-            _history.Add(e);
+            // Exec'd commands come and go for as long as the sandbox lives: kept, their results
+            // (with all they printed) would grow the history without bound.
+            if (e.Kind is not (SandboxEventKind.ExecStarted or SandboxEventKind.ExecExited))
+                _history.Add(e);
             foreach (var watcher in _watchers)
                 watcher.Writer.TryWrite(e);
             if (e.Kind != SandboxEventKind.Exited)

@@ -165,13 +165,17 @@ public sealed class SandboxExecProcess : IAsyncDisposable
             var (kind, value) = await _pending.Exited.Task.ConfigureAwait(false);
             long exitTimestamp = Stopwatch.GetTimestamp();
             var exitTime = DateTimeOffset.UtcNow;
+            // Why we killed it, as of its end: a timer firing later (while a background process
+            // still holds its output) is not why it ended.
+            var ownKill = (SandboxVerdict)Volatile.Read(ref _endReason);
+            _timeout?.Dispose();
             await _outputPumps.ConfigureAwait(false);
             _stdin?.Dispose();
-            var ownKill = (SandboxVerdict)Volatile.Read(ref _endReason);
             var verdict = ownKill switch
             {
-                SandboxVerdict.TimedOut or SandboxVerdict.OutputLimitExceeded => ownKill,
-                SandboxVerdict.Canceled when kind == ExitSignal => SandboxVerdict.Canceled,
+                // Past the output limit is the verdict even when it exited before the kill reached it.
+                SandboxVerdict.OutputLimitExceeded => ownKill,
+                SandboxVerdict.TimedOut or SandboxVerdict.Canceled when kind == ExitSignal => ownKill,
                 _ when kind == ExitSignal => SandboxVerdict.Signaled,
                 _ => SandboxVerdict.Exited,
             };

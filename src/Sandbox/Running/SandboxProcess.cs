@@ -303,7 +303,8 @@ public sealed class SandboxProcess : IAsyncDisposable
     }
 
     /// <summary>
-    /// The sandbox's events, from its start (a late watcher gets the earlier ones first) to
+    /// The sandbox's events, from its start (a late watcher gets the earlier ones first, except
+    /// those of exec'd commands, which are delivered only as they happen) to
     /// <see cref="SandboxEventKind.Exited"/>, where the sequence ends: exec'd commands starting
     /// and ending, pause and resume, limits reached as they are (output, CPU time) or as the
     /// end shows (memory, pids, wall time, OOM kills). No thread watches; events cost nothing
@@ -368,7 +369,15 @@ public sealed class SandboxProcess : IAsyncDisposable
     /// user, state, CPU time, resident memory and command line (docker top); empty once it has
     /// ended. Read from the host's /proc; needs no cgroup.
     /// </summary>
-    public IReadOnlyList<SandboxProcessInfo> GetProcesses() => HasExited ? [] : SandboxTop.List(_helper.Pid);
+    public IReadOnlyList<SandboxProcessInfo> GetProcesses()
+    {
+        if (HasExited)
+            return [];
+        HashSet<int> execPids;
+        lock (_execs)
+            execPids = [.. _execs.Values.Where(p => p.Started.Task.IsCompletedSuccessfully).Select(p => p.Started.Task.Result)];
+        return SandboxTop.List(_helper.Pid, execPids);
+    }
 
     /// <summary>Host pids of every process in the sandbox; empty when it has no cgroup or has ended.</summary>
     public IReadOnlyList<int> GetProcessIds()

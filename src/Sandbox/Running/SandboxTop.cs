@@ -34,28 +34,28 @@ public sealed record SandboxProcessInfo
 }
 
 /// <summary>
-/// Lists a sandbox's processes from the host's /proc: every descendant of its helper, whose own
-/// processes (the sandbox's init, and an exec'd command's joiner before its exec) are walked
-/// through but not listed.
+/// Lists a sandbox's processes from the host's /proc: every descendant of its helper. The
+/// helper's own children are the sandbox's init, joiners of exec'd commands, and the exec'd
+/// commands themselves; only the last are listed (the caller knows their pids), the others
+/// walked through. A process inside cannot hide by its name.
 /// </summary>
 internal static class SandboxTop
 {
-    private const string HelperComm = "sandbox-helper";
     private static readonly long s_ticksPerSecond = Math.Max(1, Interop.LibC.sysconf(Interop.LibC.SC_CLK_TCK));
 
-    public static ImmutableArray<SandboxProcessInfo> List(int helperPid)
+    public static ImmutableArray<SandboxProcessInfo> List(int helperPid, IReadOnlySet<int> execPids)
     {
         var result = ImmutableArray.CreateBuilder<SandboxProcessInfo>();
-        var pending = new Stack<int>(ChildrenOf(helperPid));
+        var pending = new Stack<(int Pid, bool Listed)>(ChildrenOf(helperPid).Select(p => (p, execPids.Contains(p))));
         var seen = new HashSet<int>();
         while (pending.Count > 0)
         {
-            int pid = pending.Pop();
+            var (pid, listed) = pending.Pop();
             if (!seen.Add(pid))
                 continue;
             foreach (int child in ChildrenOf(pid))
-                pending.Push(child);
-            if (Describe(pid) is { } info)
+                pending.Push((child, true));
+            if (listed && Describe(pid) is { } info)
                 result.Add(info);
         }
         result.Sort((a, b) => a.Pid.CompareTo(b.Pid));
@@ -97,8 +97,6 @@ internal static class SandboxTop
             string status = File.ReadAllText($"/proc/{pid}/status");
             string stat = File.ReadAllText($"/proc/{pid}/stat");
             string comm = stat[(stat.IndexOf('(') + 1)..stat.LastIndexOf(')')];
-            if (comm == HelperComm)
-                return null;
             // Fields after "(comm) ": state ppid pgrp session tty tpgid flags minflt cminflt majflt cmajflt utime stime ...
             string[] fields = stat[(stat.LastIndexOf(')') + 2)..].Split(' ');
             long ticks = long.Parse(fields[11]) + long.Parse(fields[12]);

@@ -168,6 +168,10 @@ static SBX_NORETURN void run_init(const struct sbx_spec *spec)
     pid_t command = start_command(spec, exec_pair, sfd);
     if (command < 0)
         die(SBX_STEP_FORK, errno, "start the command");
+    /* The command's credential change, while it shared our memory, set the dumpable flag of
+     * that memory to fs.suid_dumpable: make ourselves non-dumpable again. */
+    if (prctl(PR_SET_DUMPABLE, 0) != 0)
+        die(SBX_STEP_FORK, errno, "PR_SET_DUMPABLE");
     close(exec_pair[1]);
 
     /* init holds no stdio: output pipes must see end of file when the command's side closes. */

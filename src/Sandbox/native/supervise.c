@@ -159,7 +159,7 @@ static ssize_t receive_report(struct sandbox *sb, unsigned char *msg, size_t siz
 
 /* Receive one command from the library, with the fds SBX_CMD_EXEC carries (any others are
  * closed). Returns the message length; *n_fds says how many of fds[] are ours to close. */
-static ssize_t receive_command(int control_fd, unsigned char *msg, size_t size, int fds[4], int *n_fds)
+static ssize_t receive_command(int control_fd, unsigned char *msg, size_t size, int fds[4], int *n_fds, int flags)
 {
     struct iovec iov = {.iov_base = msg, .iov_len = size};
     union {
@@ -168,7 +168,7 @@ static ssize_t receive_command(int control_fd, unsigned char *msg, size_t size, 
     } control;
     struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = control.buf, .msg_controllen = sizeof control.buf};
     *n_fds = 0;
-    ssize_t n = RETRY_EINTR(recvmsg(control_fd, &mh, MSG_CMSG_CLOEXEC));
+    ssize_t n = RETRY_EINTR(recvmsg(control_fd, &mh, MSG_CMSG_CLOEXEC | flags));
     for (struct cmsghdr *cm = CMSG_FIRSTHDR(&mh); n >= 0 && cm != NULL; cm = CMSG_NXTHDR(&mh, cm)) {
         if (cm->cmsg_level != SOL_SOCKET || cm->cmsg_type != SCM_RIGHTS)
             continue;
@@ -187,6 +187,22 @@ static ssize_t receive_command(int control_fd, unsigned char *msg, size_t size, 
     if (n >= 0 && (mh.msg_flags & MSG_CTRUNC))
         *n_fds = -*n_fds - 1;
     return n;
+}
+
+/* The library is gone (closed, or its process died): take the sandbox along, and wait until
+ * it is gone so nothing outlives this helper. Every child is reaped on the way, not init
+ * alone: an exec'd command lives in init's PID namespace as our child (CLONE_PARENT), and
+ * init cannot finish dying until we have reaped it. */
+static SBX_NORETURN void library_gone(struct sandbox *sb)
+{
+    kill_sandbox(sb);
+    while (sb->init_pid > 0) {
+        pid_t pid = RETRY_EINTR(waitpid(-1, NULL, __WALL));
+        if (pid == sb->init_pid || pid < 0)
+            break;
+    }
+    remove_cgroups(sb);
+    _exit(0);
 }
 
 static void close_all(int *fds, int n)
@@ -236,18 +252,15 @@ void supervise(struct sandbox *sb)
             kill_sandbox(sb);
             finish(sb->control_fd, 1);
         }
-        if (fds[0].revents) {
+        /* Every queued command before init's death is handled: a kill the library sent just
+         * before its cgroup kill reached init must count as ours. */
+        for (int first = 1; fds[0].revents; first = 0) {
             int passed[4], n_passed;
-            ssize_t n = receive_command(sb->control_fd, msg, sizeof msg, passed, &n_passed);
-            if (n <= 0) {
-                /* The library is gone (closed, or its process died): take the sandbox along,
-                 * and wait until it is gone so nothing outlives this helper. */
-                kill_sandbox(sb);
-                if (sb->init_pid > 0)
-                    RETRY_EINTR(waitid((idtype_t)P_PIDFD, (id_t)sb->init_pidfd, &(siginfo_t){0}, WEXITED));
-                remove_cgroups(sb);
-                _exit(0);
-            }
+            ssize_t n = receive_command(sb->control_fd, msg, sizeof msg, passed, &n_passed, first ? 0 : MSG_DONTWAIT);
+            if (n < 0 && !first && (errno == EAGAIN || errno == EWOULDBLOCK))
+                break;
+            if (n <= 0)
+                library_gone(sb);
             uint32_t type = 0;
             int32_t arg = 0, arg2 = 0;
             if (n >= SBX_MSG_HEADER_SIZE) {
