@@ -328,4 +328,20 @@ public class ExecTests
             Assert.Equal(0, r.ExitCode);
         }
     }
+
+    [Fact]
+    public async Task Exec_joins_the_sandbox_s_namespaces_even_after_its_command_moved_to_others()
+    {
+        // With CAP_SYS_ADMIN kept, the command may unshare; what exec'd commands join must not follow it.
+        var sandbox = new SandboxBuilder().WithCapabilitiesAdded(Capability.SysAdmin).WithStandardOutput(SandboxOutput.Pipe).Build();
+        await using var p = await sandbox.StartAsync(["/bin/sh", "-c",
+            "readlink /proc/self/ns/mnt; exec unshare --mount --propagation unchanged /bin/sh -c 'readlink /proc/self/ns/mnt; echo ready; exec sleep 1000'"]);
+        var reader = new StreamReader(p.StandardOutput);
+        string original = (await reader.ReadLineAsync().WaitAsync(TimeSpan.FromSeconds(30)))!;
+        string moved = (await reader.ReadLineAsync().WaitAsync(TimeSpan.FromSeconds(30)))!;
+        Assert.True(moved is not null && moved.StartsWith("mnt:") && original != moved, $"unshare did not give the command a new mount namespace: {original} {moved}");
+        Assert.Equal("ready", await reader.ReadLineAsync().WaitAsync(TimeSpan.FromSeconds(30)));
+        var r = await p.ExecAsync(["readlink", "/proc/self/ns/mnt"]);
+        Assert.Equal(original + "\n", r.StandardOutput);
+    }
 }

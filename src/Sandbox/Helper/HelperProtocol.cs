@@ -98,7 +98,7 @@ internal static class HelperProtocol
     public const int MsgExecStarted = 4;
     public const int MsgExecError = 5;
     public const int MsgExecExited = 6;
-    public const int MsgCommandPidfd = 7;
+    public const int MsgNamespaces = 7;
     public const int CmdSignal = 101;
     public const int CmdKill = 102;
     public const int CmdExec = 103;

@@ -3,7 +3,6 @@
 
 #include "command.h"
 #include "kernel.h"
-#include "ns.h"
 #include "report.h"
 #include "spec.h"
 
@@ -48,7 +47,7 @@ static void join_cgroups(const int *cgroup_fds, size_t n)
 }
 
 /* The joiner: a fork of the helper, still on the host. Never returns. */
-static SBX_NORETURN void joiner_main(const struct sbx_spec *spec, int fds[4], int target_pidfd, int channel)
+static SBX_NORETURN void joiner_main(const struct sbx_spec *spec, int fds[4], const int *namespace_fds, size_t n_namespace_fds, int channel)
 {
     report_fd = channel;
     die_control_fd = -1;
@@ -73,12 +72,13 @@ static SBX_NORETURN void joiner_main(const struct sbx_spec *spec, int fds[4], in
             die(SBX_STEP_CGROUP, errno, "open %s", path);
     }
 
-    /* All of them at once, the user namespace first, so the rest are joined with the
-     * capabilities it grants. The PID and time namespaces apply to our children. */
-    unsigned long flags = ns_clone_flags(spec->namespaces) | ((spec->namespaces & SBX_NS_TIME) ? SBX_CLONE_NEWTIME : 0);
-    if (flags != 0 && setns(target_pidfd, (int)flags) != 0)
-        die(SBX_STEP_EXEC_JOIN, errno, errno == ESRCH ? "the sandbox's command has ended" : "setns into the sandbox's namespaces (0x%lx)", flags);
-    close(target_pidfd);
+    /* The user namespace first, so the rest are joined with the capabilities it grants. The
+     * PID and time namespaces apply to our children. */
+    for (size_t i = 0; i < n_namespace_fds; i++) {
+        if (setns(namespace_fds[i], 0) != 0)
+            die(SBX_STEP_EXEC_JOIN, errno, "setns into the sandbox's namespace #%zu", i);
+        close(namespace_fds[i]);
+    }
 
     struct sbx_clone_args args = {.flags = CLONE_PARENT};
     pid_t command = (pid_t)sys_clone3(&args);
@@ -108,7 +108,7 @@ static struct exec_slot *find(struct execs *ex, int32_t id)
     return NULL;
 }
 
-void exec_start(struct execs *ex, int32_t id, int fds[4], int target_pidfd, int control_fd)
+void exec_start(struct execs *ex, int32_t id, int fds[4], const int *namespace_fds, ssize_t n_namespace_fds, int control_fd)
 {
     struct exec_slot *slot = NULL;
     for (size_t i = 0; i < SBX_MAX_EXECS && slot == NULL; i++)
@@ -119,7 +119,7 @@ void exec_start(struct execs *ex, int32_t id, int fds[4], int target_pidfd, int 
     struct sbx_spec spec;
     char err[512];
     int channel[2] = {-1, -1};
-    if (target_pidfd < 0) {
+    if (n_namespace_fds < 0) {
         send_exec_error(control_fd, id, SBX_STEP_EXEC_JOIN, ESRCH, "the sandbox's command is not running");
     } else if (find(ex, id) != NULL) {
         send_exec_error(control_fd, id, SBX_STEP_EXEC_JOIN, EEXIST, "an exec'd command with this id is still running");
@@ -137,7 +137,7 @@ void exec_start(struct execs *ex, int32_t id, int fds[4], int target_pidfd, int 
             if (joiner == 0) {
                 close(control_fd);
                 close(channel[0]);
-                joiner_main(&spec, fds, target_pidfd, channel[1]);
+                joiner_main(&spec, fds, namespace_fds, (size_t)n_namespace_fds, channel[1]);
             }
             if (joiner < 0) {
                 send_exec_error(control_fd, id, SBX_STEP_EXEC_JOIN, errno, "fork");

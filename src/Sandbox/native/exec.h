@@ -2,7 +2,8 @@
  *
  * For each SBX_CMD_EXEC the helper forks a short-lived "joiner". The joiner opens the
  * sandbox's cgroup.procs files while it still sees the host, makes itself non-dumpable, joins
- * every namespace of the sandbox's command through its pidfd (setns, Linux 5.8), and clones
+ * every namespace of the sandbox through the fds init sent (init's own, opened before the
+ * command ran, so the command cannot move what exec'd commands join), and clones
  * the command with CLONE_PARENT: a PID namespace is entered only by children, and
  * CLONE_PARENT makes the command the helper's own child, so the helper reaps it and learns
  * its status although the joiner is long gone. The command moves itself into the cgroups,
@@ -41,9 +42,9 @@ struct execs {
 void execs_init(struct execs *ex);
 
 /* Start an exec'd command. fds are the four SCM_RIGHTS fds of SBX_CMD_EXEC (taken over and
- * closed here); target_pidfd is the sandbox's command (-1: the sandbox cannot take one now).
- * Every failure is reported to control_fd as SBX_MSG_EXEC_ERROR. */
-void exec_start(struct execs *ex, int32_t id, int fds[4], int target_pidfd, int control_fd);
+ * closed here); namespace_fds are init's namespaces, user first (n_namespace_fds -1: the
+ * sandbox cannot take one now). Every failure is reported to control_fd as SBX_MSG_EXEC_ERROR. */
+void exec_start(struct execs *ex, int32_t id, int fds[4], const int *namespace_fds, ssize_t n_namespace_fds, int control_fd);
 
 /* Signal an exec'd command that is still running; others are ignored. */
 void exec_signal(struct execs *ex, int32_t id, int sig);

@@ -56,17 +56,48 @@ static void send_started(pid_t command)
         report_send(report_fd, SBX_MSG_STARTED, command, 0, 0, NULL, 0);
 }
 
-/* The helper joins exec'd commands to the command's namespaces, not init's: init itself
- * stays in the host's time namespace (it only made one for its children). Opened while the
- * command is our unreaped child, so the pid cannot name anything else. Without it (pidfd_open
- * is Linux 5.3) the sandbox just cannot take exec'd commands. */
-static void send_command_pidfd(pid_t command)
+/* The namespaces exec'd commands join: init's own, opened by init itself (a non-dumpable
+ * process is not open to anyone else's /proc/PID/ns) before the command runs, so nothing the
+ * command does (unshare, setns, with CAP_SYS_ADMIN kept) can change what they join. The time
+ * namespace is the one made for init's children. Any failure leaves none, and the sandbox
+ * then refuses exec'd commands. */
+static int namespace_fds[8];
+static size_t n_namespace_fds;
+static int namespaces_opened;
+
+static void open_namespaces(const struct sbx_spec *spec)
 {
-    int pidfd = sys_pidfd_open(command, 0);
-    if (pidfd < 0)
-        return;
-    report_send_ancillary(report_fd, SBX_MSG_COMMAND_PIDFD, 0, 0, 0, SCM_RIGHTS, &pidfd, sizeof pidfd);
-    close(pidfd);
+    static const struct {
+        uint32_t flag;
+        const char *path;
+    } namespaces[] = {
+        {SBX_NS_USER, "/proc/self/ns/user"}, {SBX_NS_MOUNT, "/proc/self/ns/mnt"},
+        {SBX_NS_PID, "/proc/self/ns/pid"},   {SBX_NS_NET, "/proc/self/ns/net"},
+        {SBX_NS_UTS, "/proc/self/ns/uts"},   {SBX_NS_IPC, "/proc/self/ns/ipc"},
+        {SBX_NS_CGROUP, "/proc/self/ns/cgroup"}, {SBX_NS_TIME, "/proc/self/ns/time_for_children"},
+    };
+    for (size_t i = 0; i < sizeof namespaces / sizeof *namespaces; i++) {
+        if (!(spec->namespaces & namespaces[i].flag))
+            continue;
+        int fd = open(namespaces[i].path, O_RDONLY | O_CLOEXEC);
+        if (fd < 0) {
+            while (n_namespace_fds > 0)
+                close(namespace_fds[--n_namespace_fds]);
+            return;
+        }
+        namespace_fds[n_namespace_fds++] = fd;
+    }
+    namespaces_opened = 1;
+}
+
+static void send_namespaces(void)
+{
+    if (n_namespace_fds > 0)
+        report_send_ancillary(report_fd, SBX_MSG_NAMESPACES, (int32_t)n_namespace_fds, 0, 0, SCM_RIGHTS, namespace_fds, n_namespace_fds * sizeof(int));
+    else if (namespaces_opened)
+        report_send(report_fd, SBX_MSG_NAMESPACES, 0, 0, 0, NULL, 0); /* a sandbox of no namespace */
+    while (n_namespace_fds > 0)
+        close(namespace_fds[--n_namespace_fds]);
 }
 
 /* After the helper wrote the maps, become the user namespace's root when it is mapped, so
@@ -192,7 +223,7 @@ static SBX_NORETURN void run_init(const struct sbx_spec *spec)
     if (exec_failed)
         RETRY_EINTR(send(report_fd, msg, (size_t)n, MSG_NOSIGNAL)); /* the command's own error record */
     else {
-        send_command_pidfd(command);
+        send_namespaces();
         send_started(command);
     }
 
@@ -255,6 +286,8 @@ void sandbox_child_main(const struct sbx_spec *spec, int sync_fd)
         ns_bring_up_loopback();
     if (spec->namespaces & SBX_NS_TIME)
         ns_enter_time_namespace(spec); /* before the mounts: it needs the host's /proc/self */
+    /* Still with the host's /proc, whatever the sandbox mounts. */
+    open_namespaces(spec);
     if (spec->namespaces & SBX_NS_MOUNT)
         mount_setup_filesystem(spec, &sources);
     if (!(spec->namespaces & SBX_NS_PID) && prctl(PR_SET_CHILD_SUBREAPER, 1) != 0)

@@ -136,7 +136,6 @@ int main(int argc, char **argv)
     struct sandbox sb = {
         .init_pid = child,
         .init_pidfd = pidfd,
-        .command_pidfd = -1,
         .report_fd = report_pair[0],
         .control_fd = SBX_FD_CONTROL,
         .has_pid_ns = (spec.namespaces & SBX_NS_PID) != 0,

@@ -183,9 +183,10 @@
 #define SBX_MSG_EXEC_STARTED 4 /* a = exec id, b = host pid of the exec'd command */
 #define SBX_MSG_EXEC_ERROR 5   /* a = exec id, b = step (SBX_STEP_*), c = errno, detail */
 #define SBX_MSG_EXEC_EXITED 6  /* a = exec id, b = SBX_EXIT_*, c = exit code or signal */
-/* inside the helper only, init -> helper: SCM_RIGHTS carries a pidfd of the command, the
- * process whose namespaces exec'd commands join */
-#define SBX_MSG_COMMAND_PIDFD 7
+/* inside the helper only, init -> helper: SCM_RIGHTS carries init's namespaces, which
+ * exec'd commands join: one fd per namespace the spec asks for, in the order user, mnt, pid,
+ * net, uts, ipc, cgroup, time (the time namespace init made for its children) */
+#define SBX_MSG_NAMESPACES 7
 
 /* library -> helper */
 #define SBX_CMD_SIGNAL 101 /* a = signal, delivered to the command: one of the forwarded
@@ -194,7 +195,7 @@
 /* a = exec id (the library's choice, unique per sandbox); SCM_RIGHTS carries exactly four
  * fds: a memfd with a whole spec (the sandbox's, with the exec's command, environment,
  * working directory and user), then the command's stdin, stdout and stderr. The command
- * joins the namespaces of the sandbox's command, the spec's cgroups, and runs under the
+ * joins the sandbox's namespaces (init's), the spec's cgroups, and runs under the
  * spec's user, capabilities, rlimits, Landlock rules and seccomp filter. */
 #define SBX_CMD_EXEC 103
 #define SBX_CMD_EXEC_SIGNAL 104 /* a = exec id, b = signal: a forwarded one or SIGKILL */

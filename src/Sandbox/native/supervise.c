@@ -114,13 +114,13 @@ static int is_forwarded_signal(int sig)
 }
 
 /* Receive one report. For STARTED, put the command's pid as the kernel translated it (from
- * init's SCM_CREDENTIALS) into field a; for COMMAND_PIDFD, keep the pidfd it carries in
- * sb->command_pidfd. */
+ * init's SCM_CREDENTIALS) into field a; for NAMESPACES, keep the fds it carries in
+ * sb->namespace_fds. */
 static ssize_t receive_report(struct sandbox *sb, unsigned char *msg, size_t size)
 {
     struct iovec iov = {.iov_base = msg, .iov_len = size};
     union {
-        char buf[CMSG_SPACE(sizeof(struct ucred)) + CMSG_SPACE(sizeof(int))];
+        char buf[CMSG_SPACE(sizeof(struct ucred)) + CMSG_SPACE(8 * sizeof(int))];
         struct cmsghdr align;
     } control;
     struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = control.buf, .msg_controllen = sizeof control.buf};
@@ -140,14 +140,20 @@ static ssize_t receive_report(struct sandbox *sb, unsigned char *msg, size_t siz
             memcpy(&cred, CMSG_DATA(cm), sizeof cred);
             host_pid = cred.pid;
         } else if (cm->cmsg_level == SOL_SOCKET && cm->cmsg_type == SCM_RIGHTS) {
-            int fd;
-            memcpy(&fd, CMSG_DATA(cm), sizeof fd);
-            if (type == SBX_MSG_COMMAND_PIDFD && sb->command_pidfd < 0)
-                sb->command_pidfd = fd;
-            else
-                close(fd);
+            size_t count = (cm->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+            int keep = type == SBX_MSG_NAMESPACES && !sb->exec_ready && count <= 8;
+            for (size_t i = 0; i < count; i++) {
+                int fd;
+                memcpy(&fd, CMSG_DATA(cm) + i * sizeof(int), sizeof fd);
+                if (keep)
+                    sb->namespace_fds[sb->n_namespace_fds++] = fd;
+                else
+                    close(fd);
+            }
         }
     }
+    if (type == SBX_MSG_NAMESPACES)
+        sb->exec_ready = 1;
     /* With SO_PASSCRED the kernel attaches the sender's own credentials to every message;
      * only a STARTED that says so carries the command's. */
     if (type == SBX_MSG_STARTED && with_creds == 1) {
@@ -270,7 +276,7 @@ void supervise(struct sandbox *sb)
             }
             if (type == SBX_CMD_EXEC) {
                 if (n_passed == 4)
-                    exec_start(&execs, arg, passed, init_gone || kill_reason >= 0 ? -1 : sb->command_pidfd, sb->control_fd);
+                    exec_start(&execs, arg, passed, sb->namespace_fds, init_gone || kill_reason >= 0 || !sb->exec_ready ? -1 : (ssize_t)sb->n_namespace_fds, sb->control_fd);
                 else {
                     static const char detail[] = "SBX_CMD_EXEC needs exactly four file descriptors";
                     report_send(sb->control_fd, SBX_MSG_EXEC_ERROR, arg, SBX_STEP_EXEC_JOIN, EINVAL, detail, sizeof detail - 1);
@@ -307,7 +313,7 @@ void supervise(struct sandbox *sb)
                 if (type == SBX_MSG_EXITED) {
                     memcpy(&exit_kind, msg + 4, 4);
                     memcpy(&exit_value, msg + 8, 4);
-                } else if (type != SBX_MSG_COMMAND_PIDFD) {
+                } else if (type != SBX_MSG_NAMESPACES) {
                     relay(sb->control_fd, msg, n);
                 }
             }
@@ -321,9 +327,9 @@ void supervise(struct sandbox *sb)
             sb->init_pid = 0;
             init_gone = 1;
             /* No more exec'd commands: the sandbox they would join is ending. */
-            if (sb->command_pidfd >= 0)
-                close(sb->command_pidfd);
-            sb->command_pidfd = -1;
+            while (sb->n_namespace_fds > 0)
+                close(sb->namespace_fds[--sb->n_namespace_fds]);
+            sb->exec_ready = 0;
             if (si.si_code == CLD_KILLED || si.si_code == CLD_DUMPED)
                 init_signal = si.si_status;
             /* Without a PID namespace, init's orphans are ours now; none may outlive it. */

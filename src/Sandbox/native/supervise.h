@@ -11,7 +11,9 @@
 struct sandbox {
     pid_t init_pid;   /* the cloned child: init of the sandbox */
     int init_pidfd;   /* from clone3(CLONE_PIDFD) */
-    int command_pidfd; /* the command, whose namespaces exec'd commands join; -1 until init sends it */
+    int namespace_fds[8]; /* init's namespaces, which exec'd commands join (SBX_MSG_NAMESPACES) */
+    size_t n_namespace_fds;
+    int exec_ready; /* init sent its namespaces: commands can be exec'd */
     int report_fd;    /* SEQPACKET from the sandbox's init */
     int control_fd;   /* SEQPACKET to and from the library */
     int has_pid_ns;   /* killing init then kills everything inside */
