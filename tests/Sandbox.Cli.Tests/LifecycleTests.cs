@@ -204,6 +204,39 @@ public sealed class LifecycleTests : IDisposable
     [System.Runtime.InteropServices.DllImport("libc", SetLastError = true)]
     private static extern nint pidfd_open(int pid, uint flags);
 
+    [Fact]
+    public async Task Interrupting_an_exec_that_waits_for_a_paused_sandbox_ends_it_and_its_command_dies_on_unpause()
+    {
+        string token = $"{Random.Shared.Next(100000, 999999)}.{Random.Shared.Next(1000, 9999)}";
+        string id = await StartDetachedAsync("/bin/sleep", "1000");
+        Assert.Equal(0, (await RunAsync("pause", id)).ExitCode);
+        string procs = Directory.GetDirectories("/sys/fs/cgroup", $"sandbox-{id}", SearchOption.AllDirectories)
+            .Select(d => Path.Combine(d, "cgroup.procs")).First(File.Exists);
+        int before = File.ReadAllLines(procs).Length;
+
+        using var exec = Cli.Start(["exec", id, "/bin/sleep", token], _env, defaultSignals: true);
+        var stdout = exec.StandardOutput.ReadToEndAsync();
+        var stderr = exec.StandardError.ReadToEndAsync();
+        // The exec'd command has joined the frozen cgroup: the CLI is waiting for it to start.
+        var deadline = DateTime.UtcNow.AddSeconds(30);
+        while (File.ReadAllLines(procs).Length == before && DateTime.UtcNow < deadline)
+            await Task.Yield();
+        Assert.True(File.ReadAllLines(procs).Length > before, "the exec'd command never joined the cgroup");
+
+        Cli.Signal(exec, 15);
+        // Not its output: the frozen command holds our stdout and stderr until it dies.
+        await exec.WaitForExitAsync().WaitAsync(TimeSpan.FromSeconds(30));
+        Assert.Equal(143, exec.ExitCode);
+
+        Assert.Equal(0, (await RunAsync("unpause", id)).ExitCode);
+        // The client is gone, so the monitor kills the command as soon as it runs.
+        deadline = DateTime.UtcNow.AddSeconds(30);
+        while (PidsWithArgument(token).Count > 0 && DateTime.UtcNow < deadline)
+            await Task.Delay(50);
+        Assert.Empty(PidsWithArgument(token));
+        Assert.Equal(0, (await RunAsync("rm", "-f", id)).ExitCode);
+    }
+
     /// <summary>Runs the CLI under script(1), which gives it a real terminal, and feeds it <paramref name="input"/>.</summary>
     private async Task<CliResult> InTerminalAsync(string cliArgs, string input)
     {

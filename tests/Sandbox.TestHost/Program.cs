@@ -102,11 +102,13 @@ switch (args.FirstOrDefault())
     }
     case "hold-exec":
     {
-        // hold-exec TOKEN : a sandbox with a cgroup running `sleep TOKEN`, and an exec'd
-        // `sleep TOKEN` in it; print "ready <command pid> <exec pid> <id>", wait forever.
+        // hold-exec TOKEN [paused] : a sandbox with a cgroup running `sleep TOKEN`, and an exec'd
+        // `sleep TOKEN` in it (then paused); print "ready <command pid> <exec pid> <id>", wait forever.
         var sandbox = new SandboxBuilder().WithCgroup().Build();
         var process = await sandbox.StartAsync(["/bin/sleep", args[1]]);
         var exec = await process.StartExecAsync(["/bin/sleep", args[1]]);
+        if (args.Length > 2 && args[2] == "paused")
+            await process.PauseAsync();
         Console.WriteLine($"ready {process.Pid} {exec.Pid} {process.Id}");
         Console.Out.Flush();
         await Task.Delay(Timeout.Infinite);

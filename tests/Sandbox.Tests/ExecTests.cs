@@ -269,11 +269,13 @@ public class ExecTests
         Assert.Contains("sandbox-verdict=Canceled", output);
     }
 
-    [Fact]
-    public async Task When_the_library_s_process_dies_the_sandbox_and_its_exec_d_commands_go_with_it()
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task When_the_library_s_process_dies_the_sandbox_and_its_exec_d_commands_go_with_it(bool paused)
     {
         string token = Sandboxes.UniqueSleepToken();
-        using var host = TestHostProcess.Start([], "hold-exec", token);
+        using var host = paused ? TestHostProcess.Start([], "hold-exec", token, "paused") : TestHostProcess.Start([], "hold-exec", token);
         string line = (await host.StandardOutput.ReadLineAsync().WaitAsync(TimeSpan.FromSeconds(60)))!;
         var parts = line.Split(' ');
         Assert.True(parts[0] == "ready", line);

@@ -331,7 +331,17 @@ internal static class LifecycleCommands
                 LibC.close(input);
         }
         var fds = new List<SafeFd>();
-        var started = await ControlChannel.ReceiveAsync(channel, fds).ConfigureAwait(false);
+        ControlResponse? started;
+        try
+        {
+            started = await ControlChannel.ReceiveAsync(channel, fds, interrupts.Token).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException) when (interrupts.Signal is int signal)
+        {
+            // Interrupted while it starts (a paused sandbox holds it until unpaused): leaving
+            // closes our connection, and the monitor kills the command once it runs.
+            return 128 + signal;
+        }
         if (started is not { Ok: true })
         {
             await Console.Error.WriteLineAsync("sandbox: " + (started?.Error ?? $"sandbox {id} ended")).ConfigureAwait(false);

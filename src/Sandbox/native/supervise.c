@@ -201,6 +201,15 @@ static ssize_t receive_command(int control_fd, unsigned char *msg, size_t size, 
  * init cannot finish dying until we have reaped it. */
 static SBX_NORETURN void library_gone(struct sandbox *sb)
 {
+    /* A paused sandbox's processes die only once thawed (the v1 freezer holds even SIGKILL);
+     * the library, which paused it, is not there to thaw it. */
+    for (size_t i = 0; i < sb->n_cgroup_dirs; i++) {
+        char path[SBX_MAX_PATH + 32];
+        snprintf(path, sizeof path, "%s/freezer.state", sb->cgroup_dirs[i]);
+        write_file(path, "THAWED");
+        snprintf(path, sizeof path, "%s/cgroup.freeze", sb->cgroup_dirs[i]);
+        write_file(path, "0");
+    }
     kill_sandbox(sb);
     while (sb->init_pid > 0) {
         pid_t pid = RETRY_EINTR(waitpid(-1, NULL, __WALL));
