@@ -577,6 +577,8 @@ internal sealed class V1Cgroup : ISandboxCgroup
     private static void AddPids(ICgroupFileSystem fs, string directory, SortedSet<int> pids, int depth)
     {
         string procs = directory + "/cgroup.procs";
+        if (!fs.DirectoryExists(directory))
+            return; // removed (the common case after the sandbox's helper exits): no exception for it
         try
         {
             pids.UnionWith(V1Files.ParsePids(fs.ReadAllText(procs), procs));

@@ -203,7 +203,8 @@ internal sealed partial class V2Cgroup : ISandboxCgroup
 
     /// <inheritdoc/>
     public Task DestroyAsync(CancellationToken cancellationToken = default) =>
-        RunBlocking(() => Destroy(cancellationToken), cancellationToken);
+        // Gone already (the sandbox's helper removes it as it exits): no thread for nothing.
+        !_fs.DirectoryExists(Directory) ? Task.CompletedTask : RunBlocking(() => Destroy(cancellationToken), cancellationToken);
 
     /// <summary>An existing cgroup directory, for tests and for stale cleanup.</summary>
     internal static V2Cgroup Open(string directory, ICgroupFileSystem fs) => new(directory, fs);
