@@ -325,22 +325,5 @@ public sealed class LifecycleTests : IDisposable
     [System.Runtime.InteropServices.DllImport("libc", SetLastError = true)]
     private static extern int chown(string path, int uid, int gid);
 
-    private static List<int> PidsWithArgument(string token)
-    {
-        var pids = new List<int>();
-        foreach (var dir in Directory.EnumerateDirectories("/proc"))
-        {
-            if (!int.TryParse(Path.GetFileName(dir), out int pid))
-                continue;
-            try
-            {
-                if (File.ReadAllText(Path.Combine(dir, "cmdline")).Split('\0').Contains(token) && !File.ReadAllText(Path.Combine(dir, "stat")).Contains(") Z "))
-                    pids.Add(pid);
-            }
-            catch (IOException)
-            {
-            }
-        }
-        return pids;
-    }
+    private static List<int> PidsWithArgument(string token) => Sandboxing.Tests.Shared.HostProcesses.WithArgument(token);
 }

@@ -189,9 +189,9 @@ internal static partial class Monitor
             using (channel)
             {
                 var fds = new List<SafeFd>();
+                byte[] buffer = System.Buffers.ArrayPool<byte>.Shared.Rent(ControlChannel.MaxMessage);
                 try
                 {
-                    var buffer = new byte[ControlChannel.MaxMessage];
                     // A client that never asks anything must not keep the monitor once the sandbox is gone.
                     int n = await channel.ReceiveAsync(buffer, fds, ended).ConfigureAwait(false);
                     if (n == 0)
@@ -224,6 +224,7 @@ internal static partial class Monitor
                 }
                 finally
                 {
+                    System.Buffers.ArrayPool<byte>.Shared.Return(buffer);
                     foreach (var fd in fds)
                         fd.Dispose();
                 }
@@ -308,7 +309,7 @@ internal static partial class Monitor
                 ControlChannel.Send(channel, started);
 
             var exited = exec.WaitForExitAsync();
-            var buffer = new byte[ControlChannel.MaxMessage];
+            var buffer = new byte[ControlChannel.MaxSignalMessage]; // only signals follow the request
             while (true)
             {
                 var next = channel.ReceiveAsync(buffer).AsTask();
@@ -339,6 +340,7 @@ internal static partial class Monitor
 internal static class ControlChannel
 {
     public const int MaxMessage = 1 << 20;
+    public const int MaxSignalMessage = 4096;
 
     public static void Send(SeqPacketChannel channel, ControlResponse response, params ReadOnlySpan<int> fds) =>
         channel.TrySend(JsonSerializer.SerializeToUtf8Bytes(response, StateJson.Default.ControlResponse), fds);
@@ -348,11 +350,18 @@ internal static class ControlChannel
 
     public static async Task<ControlResponse?> ReceiveAsync(SeqPacketChannel channel, List<SafeFd>? fds = null, CancellationToken cancellationToken = default)
     {
-        var buffer = new byte[MaxMessage];
-        int n = fds is null
-            ? await channel.ReceiveAsync(buffer, cancellationToken).ConfigureAwait(false)
-            : await channel.ReceiveAsync(buffer, fds, cancellationToken).ConfigureAwait(false);
-        return n == 0 ? null : JsonSerializer.Deserialize(buffer.AsSpan(0, n), StateJson.Default.ControlResponse);
+        byte[] buffer = System.Buffers.ArrayPool<byte>.Shared.Rent(MaxMessage);
+        try
+        {
+            int n = fds is null
+                ? await channel.ReceiveAsync(buffer, cancellationToken).ConfigureAwait(false)
+                : await channel.ReceiveAsync(buffer, fds, cancellationToken).ConfigureAwait(false);
+            return n == 0 ? null : JsonSerializer.Deserialize(buffer.AsSpan(0, n), StateJson.Default.ControlResponse);
+        }
+        finally
+        {
+            System.Buffers.ArrayPool<byte>.Shared.Return(buffer);
+        }
     }
 
     /// <summary>Connects to a running sandbox's monitor; null when it is not running.</summary>

@@ -20,29 +20,7 @@ internal static class Sandboxes
     public static string UniqueSleepToken() => $"{Random.Shared.Next(100000, 999999)}.{Random.Shared.Next(1000, 9999)}";
 
     /// <summary>Host pids whose command line contains <paramref name="token"/>.</summary>
-    public static List<int> HostPidsWithArgument(string token)
-    {
-        var pids = new List<int>();
-        foreach (var dir in Directory.EnumerateDirectories("/proc"))
-        {
-            if (!int.TryParse(Path.GetFileName(dir), out int pid))
-                continue;
-            try
-            {
-                var args = File.ReadAllText(Path.Combine(dir, "cmdline")).Split('\0');
-                if (args.Contains(token) && !File.ReadAllText(Path.Combine(dir, "stat")).Contains(") Z "))
-                    pids.Add(pid);
-            }
-            catch (IOException)
-            {
-                // exited while we looked
-            }
-            catch (UnauthorizedAccessException)
-            {
-            }
-        }
-        return pids;
-    }
+    public static List<int> HostPidsWithArgument(string token) => Shared.HostProcesses.WithArgument(token);
 
     /// <summary>Waits (through a pidfd, not by polling) until the host process <paramref name="pid"/> has exited.</summary>
     public static async Task WaitForHostProcessExitAsync(int pid, TimeSpan timeout)
