@@ -82,7 +82,19 @@ internal static partial class Monitor
                 throw;
             }
             directory = store.DirectoryOf(process.Id);
-            Directory.Move(staging, directory);
+            try
+            {
+                Directory.Move(staging, directory);
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+                // Nothing of a sandbox nobody can find may stay: neither it nor its logs.
+                await process.DisposeAsync().ConfigureAwait(false);
+                stdoutLog.Dispose();
+                stderrLog.Dispose();
+                Directory.Delete(staging, recursive: true);
+                throw;
+            }
         }
         catch (Exception e) when (e is SandboxException or CliUsageException or Images.ImageException or IOException or UnauthorizedAccessException)
         {
