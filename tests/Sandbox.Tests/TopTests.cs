@@ -18,6 +18,11 @@ public class TopTests
         var pids = (await new StreamReader(p.StandardOutput).ReadLineAsync().WaitAsync(TimeSpan.FromSeconds(30)))!.Split(' ').Select(int.Parse).ToArray();
         await using var exec = await p.StartExecAsync(["/bin/sleep", token + "1"]);
 
+        // The shell prints the background child's pid as soon as it forked it, maybe before the
+        // child has exec'd sleep: wait for that (bounded), then list.
+        var deadline = DateTime.UtcNow.AddSeconds(30);
+        while (Sandboxes.HostPidsWithArgument(token).Count == 0 && DateTime.UtcNow < deadline)
+            await Task.Yield();
         var list = p.GetProcesses();
         // What the sandbox's own ps says: the pids inside, and who is whose parent.
         string ps = (await p.ExecAsync(["/bin/sh", "-c", $"for d in /proc/[0-9]*; do echo ${{d#/proc/}} $(cut -d' ' -f4 $d/stat) $(tr '\\0' ' ' < $d/cmdline); done"])).StandardOutput;
