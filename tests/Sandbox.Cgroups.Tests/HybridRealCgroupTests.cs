@@ -154,9 +154,7 @@ public class HybridRealCgroupTests(HybridCgroupRun run, ITestOutputHelper output
             string cpu = Directory(cgroup, "cpu");
             Assert.Equal("20000", File.ReadAllText(cpu + "/cpu.cfs_quota_us").Trim());
             Assert.Equal("100000", File.ReadAllText(cpu + "/cpu.cfs_period_us").Trim());
-            using var process = Start(cgroup, "while :; do :; done");
-            Assert.True(await UntilAsync(() => cgroup.GetProcessIds().Count > 0, TimeSpan.FromSeconds(5)));
-            await Task.Delay(300); // past the shell's start
+            using var process = await StartJoinedAsync(cgroup, "while :; do :; done");
 
             var before = cgroup.GetStats().CpuTotal!.Value;
             var clock = Stopwatch.StartNew();
@@ -259,8 +257,7 @@ public class HybridRealCgroupTests(HybridCgroupRun run, ITestOutputHelper output
             Assert.False(File.Exists(pids + "/no.such.file"));
             Assert.Equal(17, Assert.Throws<CgroupWriteException>(() => fs.CreateDirectory(pids)).ErrorNumber); // EEXIST
 
-            using var process = Start(cgroup, "exec sleep 600");
-            Assert.True(await UntilAsync(() => cgroup.GetProcessIds().Count == 1, TimeSpan.FromSeconds(5)));
+            using var process = await StartJoinedAsync(cgroup, "exec sleep 600");
             var busy = Assert.Throws<CgroupWriteException>(() => fs.RemoveDirectory(pids));
             Assert.Equal(16, busy.ErrorNumber); // EBUSY: a process is still in it
             Assert.Contains(pids, busy.Message, StringComparison.Ordinal);
@@ -293,6 +290,18 @@ public class HybridRealCgroupTests(HybridCgroupRun run, ITestOutputHelper output
         foreach (string procs in cgroup.ProcsFiles)
             start.ArgumentList.Add(procs);
         return Process.Start(start)!;
+    }
+
+    /// <summary>
+    /// <see cref="Start"/>, returning once the shell has joined every hierarchy: the pids seen in
+    /// one hierarchy say nothing about the others while the shell is still writing them.
+    /// </summary>
+    private static async Task<Process> StartJoinedAsync(ISandboxCgroup cgroup, string script)
+    {
+        var process = Start(cgroup, "echo joined; " + script);
+        string? line = await process.StandardOutput.ReadLineAsync().WaitAsync(TimeSpan.FromSeconds(10));
+        Assert.True(line == "joined", $"the shell did not join its cgroup (exit 99 means a write failed): {line ?? (process.WaitForExit(5000) ? "exit " + process.ExitCode : "no output")}");
+        return process;
     }
 
     private static async Task<(int Exit, string Output)> RunToEndAsync(ISandboxCgroup cgroup, string script)

@@ -25,8 +25,12 @@ public class TopTests
             await Task.Yield();
         var list = p.GetProcesses();
         // What the sandbox's own ps says: the pids inside, and who is whose parent.
-        string ps = (await p.ExecAsync(["/bin/sh", "-c", $"for d in /proc/[0-9]*; do echo ${{d#/proc/}} $(cut -d' ' -f4 $d/stat) $(tr '\\0' ' ' < $d/cmdline); done"])).StandardOutput;
-        var inside = ps.Split('\n', StringSplitOptions.RemoveEmptyEntries).Select(l => l.Split(' ', 3)).Where(f => f.Length == 3).ToDictionary(f => int.Parse(f[0]), f => (Parent: int.Parse(f[1]), Command: f[2].Trim()));
+        // The parent is the second field after the last ')': the name before it may hold spaces
+        // (without a PID namespace this lists the host's processes, which may also exit meanwhile).
+        string ps = (await p.ExecAsync(["/bin/sh", "-c", $"for d in /proc/[0-9]*; do s=$(cat $d/stat 2>/dev/null) || continue; set -- ${{s##*) }}; echo ${{d#/proc/}} $2 $(tr '\\0' ' ' < $d/cmdline 2>/dev/null); done"])).StandardOutput;
+        var inside = ps.Split('\n', StringSplitOptions.RemoveEmptyEntries).Select(l => l.Split(' ', 3))
+            .Where(f => f.Length == 3 && int.TryParse(f[0], out _) && int.TryParse(f[1], out _)) // a host command line may hold a newline
+            .ToDictionary(f => int.Parse(f[0]), f => (Parent: int.Parse(f[1]), Command: f[2].Trim()));
 
         var command = Assert.Single(list, i => i.CommandLine == "sleep 1000");
         var child = Assert.Single(list, i => i.CommandLine == $"sleep {token}");
