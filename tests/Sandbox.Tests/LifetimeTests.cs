@@ -16,8 +16,10 @@ public class LifetimeTests
     /// </summary>
     private static string DaemonScript(string token, string then = "sleep 1000") =>
         $"setsid sh -c 'sleep {token} </dev/null >/dev/null 2>&1 & echo $! > /tmp/daemon' </dev/null >/dev/null 2>&1; " +
-        // Wait until the daemon has exec'd sleep, so the kill below has something to kill.
-        $"while ! grep -qs {token} /proc/$(cat /tmp/daemon)/cmdline; do :; done; echo ready; {then}";
+        // Wait until the daemon has exec'd sleep, so the kill below has something to kill. The
+        // token must be a whole argument (-xz: NUL-separated, matched whole): the forked shell
+        // holds it too, inside its -c script, until it execs sleep.
+        $"while ! grep -qsxzF {token} /proc/$(cat /tmp/daemon)/cmdline; do :; done; echo ready; {then}";
 
     private static async Task<SandboxProcess> StartUntilReadyAsync(Sandbox sandbox, string script, CancellationToken ct = default)
     {
