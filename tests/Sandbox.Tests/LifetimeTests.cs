@@ -34,7 +34,10 @@ public class LifetimeTests
     public async Task A_timeout_kills_a_double_forked_daemon_too(bool pidNamespace)
     {
         string token = Sandboxes.UniqueSleepToken();
-        var sandbox = Builder(pidNamespace).WithTimeout(TimeSpan.FromMilliseconds(500)).Build();
+        // The timer runs from the sandbox's setup on, and the daemon must be up (ready) before it
+        // strikes: on a loaded machine, setup, two shells and the wait for sleep's exec can take
+        // a good part of a second.
+        var sandbox = Builder(pidNamespace).WithTimeout(TimeSpan.FromSeconds(3)).Build();
         var r = await sandbox.ShAsync(DaemonScript(token, then: "sleep 1000"));
         Assert.Equal(SandboxVerdict.TimedOut, r.Verdict);
         Assert.Equal(9, r.Signal);
