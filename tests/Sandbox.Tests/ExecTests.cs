@@ -280,17 +280,18 @@ public class ExecTests
         var parts = line.Split(' ');
         Assert.True(parts[0] == "ready", line);
         Assert.Equal(3, Sandboxes.HostPidsWithArgument(token).Count); // the test host and the two sleeps
+        // command -> init -> sandbox-helper: the helper is the last to go, after removing the cgroups
+        int helperPid = Sandboxes.ParentOf(Sandboxes.ParentOf(int.Parse(parts[1])));
+        Assert.Equal("sandbox-helper", File.ReadAllText($"/proc/{helperPid}/comm").Trim());
         host.Kill(); // SIGKILL: nothing of the library runs any more; the helper sees end of file
         await host.WaitForExitAsync();
         // The helper must reap the exec'd command (its child, in init's PID namespace) for init
         // to finish dying; then it removes the cgroups and exits.
         await Sandboxes.WaitForHostProcessExitAsync(int.Parse(parts[1]), TimeSpan.FromSeconds(30));
         await Sandboxes.WaitForHostProcessExitAsync(int.Parse(parts[2]), TimeSpan.FromSeconds(30));
+        await Sandboxes.WaitForHostProcessExitAsync(helperPid, TimeSpan.FromSeconds(30));
         Assert.Empty(Sandboxes.HostPidsWithArgument(token));
-        string id = parts[3];
-        for (int i = 0; i < 300 && Directory.GetDirectories("/sys/fs/cgroup", $"sandbox-{id}", SearchOption.AllDirectories).Length > 0; i++)
-            await Task.Delay(100); // the helper removes them as it exits; bounded, not a synchronisation
-        Assert.Empty(Directory.GetDirectories("/sys/fs/cgroup", $"sandbox-{id}", SearchOption.AllDirectories));
+        Assert.Empty(Directory.GetDirectories("/sys/fs/cgroup", $"sandbox-{parts[3]}", SearchOption.AllDirectories));
     }
 
     [Fact]
