@@ -26,10 +26,11 @@ public class TopTests
         var list = p.GetProcesses();
         // What the sandbox's own ps says: the pids inside, and who is whose parent.
         // The parent is the second field after the last ')': the name before it may hold spaces
-        // (without a PID namespace this lists the host's processes, which may also exit meanwhile).
-        string ps = (await p.ExecAsync(["/bin/sh", "-c", $"for d in /proc/[0-9]*; do s=$(cat $d/stat 2>/dev/null) || continue; set -- ${{s##*) }}; echo ${{d#/proc/}} $2 $(tr '\\0' ' ' < $d/cmdline 2>/dev/null); done"])).StandardOutput;
+        // (without a PID namespace this lists the host's processes, which may also exit meanwhile,
+        // and whose command lines may hold newlines, backslashes and wildcards: printed verbatim, on one line).
+        string ps = (await p.ExecAsync(["/bin/sh", "-c", $"for d in /proc/[0-9]*; do s=$(cat $d/stat 2>/dev/null) || continue; set -- ${{s##*) }}; printf '%s %s %s\\n' ${{d#/proc/}} $2 \"$(tr '\\0\\n' '  ' < $d/cmdline 2>/dev/null)\"; done"])).StandardOutput;
         var inside = ps.Split('\n', StringSplitOptions.RemoveEmptyEntries).Select(l => l.Split(' ', 3))
-            .Where(f => f.Length == 3 && int.TryParse(f[0], out _) && int.TryParse(f[1], out _)) // a host command line may hold a newline
+            .Where(f => f.Length == 3 && int.TryParse(f[0], out _) && int.TryParse(f[1], out _)) // only well-formed lines
             .ToDictionary(f => int.Parse(f[0]), f => (Parent: int.Parse(f[1]), Command: f[2].Trim()));
 
         var command = Assert.Single(list, i => i.CommandLine == "sleep 1000");
