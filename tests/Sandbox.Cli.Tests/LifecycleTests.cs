@@ -210,18 +210,24 @@ public sealed class LifecycleTests : IDisposable
         string token = $"{Random.Shared.Next(100000, 999999)}.{Random.Shared.Next(1000, 9999)}";
         string id = await StartDetachedAsync("/bin/sleep", "1000");
         Assert.Equal(0, (await RunAsync("pause", id)).ExitCode);
-        string procs = Directory.GetDirectories("/sys/fs/cgroup", $"sandbox-{id}", SearchOption.AllDirectories)
-            .Select(d => Path.Combine(d, "cgroup.procs")).First(File.Exists);
-        int before = File.ReadAllLines(procs).Length;
+        // The sandbox's cgroup in every hierarchy: an exec'd command joins them one after another,
+        // the one that freezes it (the unified one, else the v1 freezer) last.
+        string[] procs = Directory.GetDirectories("/sys/fs/cgroup", $"sandbox-{id}", SearchOption.AllDirectories)
+            .Select(d => Path.Combine(d, "cgroup.procs")).Where(File.Exists).ToArray();
+        Assert.NotEmpty(procs);
+        var before = procs.SelectMany(File.ReadAllLines).ToHashSet();
+        // A process new to the sandbox that is in every one of its cgroups: the frozen one included.
+        bool JoinedEverywhere() => procs.Select(f => File.ReadAllLines(f).Except(before))
+            .Aggregate((joined, next) => joined.Intersect(next)).Any();
 
         using var exec = Cli.Start(["exec", id, "/bin/sleep", token], _env, defaultSignals: true);
         var stdout = exec.StandardOutput.ReadToEndAsync();
         var stderr = exec.StandardError.ReadToEndAsync();
         // The exec'd command has joined the frozen cgroup: the CLI is waiting for it to start.
         var deadline = DateTime.UtcNow.AddSeconds(30);
-        while (File.ReadAllLines(procs).Length == before && DateTime.UtcNow < deadline)
+        while (!JoinedEverywhere() && DateTime.UtcNow < deadline)
             await Task.Yield();
-        Assert.True(File.ReadAllLines(procs).Length > before, "the exec'd command never joined the cgroup");
+        Assert.True(JoinedEverywhere(), $"the exec'd command never joined every cgroup of the sandbox ({string.Join(", ", procs)})");
 
         Cli.Signal(exec, 15);
         // Not its output: the frozen command holds our stdout and stderr until it dies.
