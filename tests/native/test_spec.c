@@ -1278,6 +1278,55 @@ static void test_landlock_records(void)
     EXPECT_REJECT(&b, MALFORMED);
 }
 
+/* Every list at once and each at its limit, with the shortest records each kind allows (the
+ * most entries and NULs per byte): the arena, sized from the records counted, holds them all. */
+static void test_every_list_full(void)
+{
+    struct buf b = overlay_spec(SBX_NS_USER | SBX_NS_MOUNT, 0);
+    for (int i = 0; i < SBX_MAX_LAYERS; i++)
+        rec_str(&b, SBX_REC_OVERLAY_LOWER, "/l");
+    rec_upper(&b, 0, "", "");
+    for (int i = 0; i < 1000; i++) {
+        rec_str(&b, SBX_REC_ARG, "");
+        rec_str(&b, SBX_REC_ENV, "X=");
+    }
+    for (int i = 0; i < SBX_MAX_MOUNTS; i++) {
+        rec_mount(&b, SBX_MOUNT_TMPFS, 0, 0, 0, "", "/");
+        rec_str(&b, SBX_REC_MASK_PATH, "/m");
+        rec_str(&b, SBX_REC_READONLY_PATH, "/r");
+    }
+    for (int i = 0; i < SBX_MAX_CGROUP_PATHS; i++) {
+        rec_str(&b, SBX_REC_CGROUP_JOIN, "/j");
+        rec_str(&b, SBX_REC_CGROUP_RETURN, "/c");
+    }
+    for (uint32_t i = 0; i < SBX_MAX_ID_MAPS; i++) {
+        rec_idmap(&b, SBX_REC_UID_MAP, i, i, 1);
+        rec_idmap(&b, SBX_REC_GID_MAP, i, i, 1);
+    }
+    for (uint32_t i = 0; i < SBX_RLIMIT_COUNT; i++)
+        rec_rlimit(&b, i, 1, 2);
+    for (uint32_t i = 0; i < SBX_MAX_GROUPS; i++)
+        rec_u32(&b, SBX_REC_GROUP, i);
+    rec_u32(&b, SBX_REC_LANDLOCK, 0);
+    for (int i = 0; i < SBX_MAX_MOUNTS; i++)
+        rec_landlock_rule(&b, SBX_LANDLOCK_READ, "/");
+    if (EXPECT_OK(&b)) {
+        CHECK(spec.n_overlay_lowers == SBX_MAX_LAYERS && strcmp(spec.overlay_lowers[SBX_MAX_LAYERS - 1], "/l") == 0 && spec.overlay_lowers[SBX_MAX_LAYERS] == NULL);
+        CHECK(spec.argc == 1001 && spec.argv[1000][0] == '\0' && spec.argv[1001] == NULL);
+        CHECK(spec.envc == 1000 && strcmp(spec.envp[999], "X=") == 0 && spec.envp[1000] == NULL);
+        CHECK(spec.n_mounts == SBX_MAX_MOUNTS && strcmp(spec.mounts[SBX_MAX_MOUNTS - 1].target, "/") == 0);
+        CHECK(spec.n_mask_paths == SBX_MAX_MOUNTS && spec.mask_paths[SBX_MAX_MOUNTS] == NULL);
+        CHECK(spec.n_readonly_paths == SBX_MAX_MOUNTS && strcmp(spec.readonly_paths[SBX_MAX_MOUNTS - 1], "/r") == 0);
+        CHECK(spec.n_cgroup_join == SBX_MAX_CGROUP_PATHS && spec.cgroup_join[SBX_MAX_CGROUP_PATHS] == NULL);
+        CHECK(spec.n_cgroup_return == SBX_MAX_CGROUP_PATHS && strcmp(spec.cgroup_return[SBX_MAX_CGROUP_PATHS - 1], "/c") == 0);
+        CHECK(spec.n_uid_maps == SBX_MAX_ID_MAPS && spec.gid_maps[SBX_MAX_ID_MAPS - 1].outside == SBX_MAX_ID_MAPS - 1);
+        CHECK(spec.n_rlimits == SBX_RLIMIT_COUNT && spec.rlimits[SBX_RLIMIT_COUNT - 1].hard == 2);
+        CHECK(spec.n_groups == SBX_MAX_GROUPS && spec.groups[SBX_MAX_GROUPS - 1] == SBX_MAX_GROUPS - 1);
+        CHECK(spec.n_landlock_rules == SBX_MAX_MOUNTS && strcmp(spec.landlock_rules[SBX_MAX_MOUNTS - 1].path, "/") == 0);
+        spec_free(&spec);
+    }
+}
+
 static void test_terminal_record(void)
 {
     struct buf b = minimal();
@@ -1419,6 +1468,7 @@ int main(int argc, char **argv)
     test_namespaces_and_maps();
     test_required_and_timeout();
     test_too_many_args();
+    test_every_list_full();
     test_err_buffer();
     test_truncations();
     test_cgroup_records();

@@ -1,7 +1,8 @@
 /* spec.c - parser for the binary spec. It trusts nothing: every length is checked against
  * the bytes that remain, every record against its expected size, every string for NULs,
  * and every count against the limits in protocol.h. It allocates one arena up front sized
- * from the input length, so a malformed spec can never make it allocate more. */
+ * from the records it holds (counted in a first pass) and bounded by the input length, so a
+ * malformed spec can never make it allocate more. */
 #include "spec.h"
 
 #include "protocol.h"
@@ -86,29 +87,52 @@ int spec_parse(const uint8_t *buf, size_t len, struct sbx_spec *spec, char *err,
     if (total != len || len > SBX_SPEC_MAX_SIZE)
         return fail(err, err_len, "spec length field says %u bytes, %zu arrived", total, len);
 
-    /* Every record has an 8-byte header, so there are at most len/8 of them; strings copy
-     * at most len bytes plus a NUL each; arrays hold at most len/8 entries plus a NULL. */
-    size_t max_records = len / SBX_RECORD_HEADER_SIZE + 1;
-    size_t arena_size = len + max_records /* NULs */ + 7 * (max_records + 1) * sizeof(char *) /* argv, envp, cgroup, mask and read-only paths, layers */
-                        + max_records * sizeof(struct sbx_mount) + 2 * max_records * sizeof(struct sbx_id_map)
-                        + max_records * (sizeof(struct sbx_rlimit) + sizeof(uint32_t) + sizeof(struct sbx_landlock_rule)) + 64;
+    /* A first pass counts the records of each tag, so that every array gets exactly the room
+     * its records need. An arena sized for the worst case (len/8 entries in each of a dozen
+     * arrays) had to be zeroed page by page; where a page fault is dear that was most of the
+     * helper's start. A record this pass cannot see whole is reported by the second. */
+    size_t count[SBX_REC_LAST + 1] = {0}, n_records = 0;
+    for (struct reader scan = {buf + SBX_SPEC_HEADER_SIZE, len - SBX_SPEC_HEADER_SIZE}; scan.left >= SBX_RECORD_HEADER_SIZE;) {
+        uint16_t tag;
+        uint32_t size;
+        memcpy(&tag, scan.p, 2);
+        memcpy(&size, scan.p + 4, 4);
+        scan.p += SBX_RECORD_HEADER_SIZE;
+        scan.left -= SBX_RECORD_HEADER_SIZE;
+        if (size > scan.left)
+            break;
+        scan.p += size;
+        scan.left -= size;
+        count[tag <= SBX_REC_LAST ? tag : 0]++;
+        n_records++;
+    }
+    /* Strings and the seccomp program copy at most len bytes, plus a NUL per string (a record
+     * holds two at most); each array below is aligned once; the NULL-terminated lists have
+     * one more entry. */
+    size_t lists = count[SBX_REC_ARG] + count[SBX_REC_ENV] + count[SBX_REC_CGROUP_JOIN] + count[SBX_REC_CGROUP_RETURN]
+                   + count[SBX_REC_MASK_PATH] + count[SBX_REC_READONLY_PATH] + count[SBX_REC_OVERLAY_LOWER] + 7;
+    size_t arena_size = len + 2 * n_records + 16 * 8 + lists * sizeof(char *)
+                        + count[SBX_REC_MOUNT] * sizeof(struct sbx_mount)
+                        + (count[SBX_REC_UID_MAP] + count[SBX_REC_GID_MAP]) * sizeof(struct sbx_id_map)
+                        + count[SBX_REC_RLIMIT] * sizeof(struct sbx_rlimit) + count[SBX_REC_GROUP] * sizeof(uint32_t)
+                        + count[SBX_REC_LANDLOCK_RULE] * sizeof(struct sbx_landlock_rule);
     struct arena a = {.base = calloc(1, arena_size), .used = 0, .size = arena_size};
     if (a.base == NULL)
         return fail(err, err_len, "out of memory for a %zu-byte spec", len);
     spec->arena_ = a.base;
-    spec->argv = arena_alloc(&a, (max_records + 1) * sizeof(char *), sizeof(char *));
-    spec->envp = arena_alloc(&a, (max_records + 1) * sizeof(char *), sizeof(char *));
-    spec->mounts = arena_alloc(&a, max_records * sizeof(struct sbx_mount), 8);
-    spec->uid_maps = arena_alloc(&a, max_records * sizeof(struct sbx_id_map), 4);
-    spec->gid_maps = arena_alloc(&a, max_records * sizeof(struct sbx_id_map), 4);
-    spec->cgroup_join = arena_alloc(&a, (max_records + 1) * sizeof(char *), sizeof(char *));
-    spec->cgroup_return = arena_alloc(&a, (max_records + 1) * sizeof(char *), sizeof(char *));
-    spec->mask_paths = arena_alloc(&a, (max_records + 1) * sizeof(char *), sizeof(char *));
-    spec->readonly_paths = arena_alloc(&a, (max_records + 1) * sizeof(char *), sizeof(char *));
-    spec->overlay_lowers = arena_alloc(&a, (max_records + 1) * sizeof(char *), sizeof(char *));
-    spec->rlimits = arena_alloc(&a, max_records * sizeof(struct sbx_rlimit), 8);
-    spec->groups = arena_alloc(&a, max_records * sizeof(uint32_t), 4);
-    spec->landlock_rules = arena_alloc(&a, max_records * sizeof(struct sbx_landlock_rule), 8);
+    spec->argv = arena_alloc(&a, (count[SBX_REC_ARG] + 1) * sizeof(char *), sizeof(char *));
+    spec->envp = arena_alloc(&a, (count[SBX_REC_ENV] + 1) * sizeof(char *), sizeof(char *));
+    spec->mounts = arena_alloc(&a, count[SBX_REC_MOUNT] * sizeof(struct sbx_mount), 8);
+    spec->uid_maps = arena_alloc(&a, count[SBX_REC_UID_MAP] * sizeof(struct sbx_id_map), 4);
+    spec->gid_maps = arena_alloc(&a, count[SBX_REC_GID_MAP] * sizeof(struct sbx_id_map), 4);
+    spec->cgroup_join = arena_alloc(&a, (count[SBX_REC_CGROUP_JOIN] + 1) * sizeof(char *), sizeof(char *));
+    spec->cgroup_return = arena_alloc(&a, (count[SBX_REC_CGROUP_RETURN] + 1) * sizeof(char *), sizeof(char *));
+    spec->mask_paths = arena_alloc(&a, (count[SBX_REC_MASK_PATH] + 1) * sizeof(char *), sizeof(char *));
+    spec->readonly_paths = arena_alloc(&a, (count[SBX_REC_READONLY_PATH] + 1) * sizeof(char *), sizeof(char *));
+    spec->overlay_lowers = arena_alloc(&a, (count[SBX_REC_OVERLAY_LOWER] + 1) * sizeof(char *), sizeof(char *));
+    spec->rlimits = arena_alloc(&a, count[SBX_REC_RLIMIT] * sizeof(struct sbx_rlimit), 8);
+    spec->groups = arena_alloc(&a, count[SBX_REC_GROUP] * sizeof(uint32_t), 4);
+    spec->landlock_rules = arena_alloc(&a, count[SBX_REC_LANDLOCK_RULE] * sizeof(struct sbx_landlock_rule), 8);
 
     int seen_namespaces = 0, seen_root = 0;
     struct reader r = {buf + SBX_SPEC_HEADER_SIZE, len - SBX_SPEC_HEADER_SIZE};
