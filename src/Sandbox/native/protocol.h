@@ -100,8 +100,6 @@
 /* no payload - once: the command's stdin is a terminal the library allocated for it; it
  * becomes the command's controlling terminal (TIOCSCTTY in its new session) */
 #define SBX_REC_TERMINAL 28
-/* the highest tag above: the parser counts records per tag up to it */
-#define SBX_REC_LAST SBX_REC_TERMINAL
 
 /* security flags */
 #define SBX_SECURITY_ALLOW_NEW_PRIVS 0x01 /* no PR_SET_NO_NEW_PRIVS: setuid binaries work */

@@ -12,6 +12,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* The highest record tag in protocol.h: the first pass counts records per tag up to it. */
+#define REC_LAST SBX_REC_TERMINAL
+
 struct reader {
     const uint8_t *p;
     size_t left;
@@ -91,7 +94,7 @@ int spec_parse(const uint8_t *buf, size_t len, struct sbx_spec *spec, char *err,
      * its records need. An arena sized for the worst case (len/8 entries in each of a dozen
      * arrays) had to be zeroed page by page; where a page fault is dear that was most of the
      * helper's start. A record this pass cannot see whole is reported by the second. */
-    size_t count[SBX_REC_LAST + 1] = {0}, n_records = 0;
+    size_t count[REC_LAST + 1] = {0}, n_records = 0;
     for (struct reader scan = {buf + SBX_SPEC_HEADER_SIZE, len - SBX_SPEC_HEADER_SIZE}; scan.left >= SBX_RECORD_HEADER_SIZE;) {
         uint16_t tag;
         uint32_t size;
@@ -103,7 +106,7 @@ int spec_parse(const uint8_t *buf, size_t len, struct sbx_spec *spec, char *err,
             break;
         scan.p += size;
         scan.left -= size;
-        count[tag <= SBX_REC_LAST ? tag : 0]++;
+        count[tag <= REC_LAST ? tag : 0]++;
         n_records++;
     }
     /* Strings and the seccomp program copy at most len bytes, plus a NUL per string (a record
