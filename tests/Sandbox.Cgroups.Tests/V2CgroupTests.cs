@@ -557,6 +557,33 @@ public class V2CgroupTests
     }
 
     [Fact]
+    public async Task An_empty_cgroup_is_removed_at_once_without_a_kill_or_a_wait()
+    {
+        // The usual end of a sandbox: everything in it has exited and been reaped.
+        var kernel = new V2FakeKernel();
+        var cgroup = Create(kernel, new CgroupLimits { PidsMax = 10 });
+
+        var destroy = cgroup.DestroyAsync();
+
+        Assert.True(destroy.IsCompletedSuccessfully); // done on the caller's thread, none started for it
+        Assert.DoesNotContain(kernel.Fs.Writes, w => w.Path.EndsWith("/cgroup.kill", StringComparison.Ordinal));
+        Assert.Equal([Sandbox], kernel.Fs.RemovedDirectories);
+        await destroy;
+    }
+
+    [Fact]
+    public async Task A_cgroup_with_a_child_cgroup_takes_the_full_path_even_when_empty()
+    {
+        var kernel = new V2FakeKernel();
+        var cgroup = Create(kernel, new CgroupLimits());
+        kernel.AddCgroup(Sandbox + "/inner");
+
+        await cgroup.DestroyAsync();
+
+        Assert.Equal([Sandbox + "/inner", Sandbox], kernel.Fs.RemovedDirectories);
+    }
+
+    [Fact]
     public async Task Destroy_retries_rmdir_while_the_kernel_says_busy()
     {
         var kernel = new V2FakeKernel();

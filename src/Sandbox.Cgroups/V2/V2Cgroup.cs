@@ -203,8 +203,29 @@ internal sealed partial class V2Cgroup : ISandboxCgroup
 
     /// <inheritdoc/>
     public Task DestroyAsync(CancellationToken cancellationToken = default) =>
-        // Gone already (the sandbox's helper removes it as it exits): no thread for nothing.
-        !_fs.DirectoryExists(Directory) ? Task.CompletedTask : RunBlocking(() => Destroy(cancellationToken), cancellationToken);
+        // Gone already, or empty and without children (the usual end of a sandbox: everything in
+        // it has exited and been reaped) and removed here: no thread for a wait not needed.
+        !_fs.DirectoryExists(Directory) || TryRemoveEmpty() ? Task.CompletedTask : RunBlocking(() => Destroy(cancellationToken), cancellationToken);
+
+    /// <summary>Removes the cgroup if nothing runs in it and it has no child cgroup; false if it must be killed and waited for.</summary>
+    private bool TryRemoveEmpty()
+    {
+        try
+        {
+            if (CgroupEventsWaiter.ValueOf(_fs.ReadAllText(Directory + "/cgroup.events"), "populated") != "0" || _fs.GetDirectories(Directory).Count > 0)
+                return false;
+            _fs.RemoveDirectory(Directory);
+            return true;
+        }
+        catch (CgroupWriteException e) when (e.ErrorNumber == ENOENT)
+        {
+            return true; // removed meanwhile
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            return false; // EBUSY while the last task detaches, or anything else: the full path retries and reports it
+        }
+    }
 
     /// <summary>An existing cgroup directory, for tests and for stale cleanup.</summary>
     internal static V2Cgroup Open(string directory, ICgroupFileSystem fs) => new(directory, fs);

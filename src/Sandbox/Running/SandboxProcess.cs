@@ -415,8 +415,8 @@ public sealed class SandboxProcess : IAsyncDisposable
     private ISandboxCgroup Live(ISandboxCgroup cgroup, string what) =>
         Volatile.Read(ref _cgroupClosing) ? throw new InvalidOperationException($"Sandbox {Id} has exited and cannot be {what}.") : cgroup;
 
-    /// <summary>Removes the cgroup; a failure must not cost the caller the run's result.</summary>
-    private static async Task DestroyCgroupQuietlyAsync(ISandboxCgroup cgroup)
+    /// <summary>Removes the cgroup; a failure is logged and must not cost the caller the run's result.</summary>
+    private static async Task DestroyCgroupQuietlyAsync(ISandboxCgroup cgroup, SandboxConfiguration config, string id)
     {
         try
         {
@@ -424,8 +424,8 @@ public sealed class SandboxProcess : IAsyncDisposable
         }
         catch (Exception e) when (e is IOException or TimeoutException or UnauthorizedAccessException or InvalidOperationException)
         {
-            // The helper removes it too once the channel closes; Sandbox.RemoveStaleCgroups
-            // takes whatever is left.
+            // Sandbox.RemoveStaleCgroups takes whatever is left.
+            SandboxLog.CleanupFailed(config.Logger, id, "remove the sandbox's cgroup", e);
         }
     }
 
@@ -593,7 +593,7 @@ public sealed class SandboxProcess : IAsyncDisposable
             if (e is SandboxException se)
                 se.SandboxId = id;
             if (cgroup is not null)
-                await DestroyCgroupQuietlyAsync(cgroup).ConfigureAwait(false);
+                await DestroyCgroupQuietlyAsync(cgroup, config, id).ConfigureAwait(false);
             throw;
         }
         try
@@ -620,7 +620,7 @@ public sealed class SandboxProcess : IAsyncDisposable
             await ShutDownHelperAsync(helper).ConfigureAwait(false);
             helper.Dispose();
             if (cgroup is not null)
-                await DestroyCgroupQuietlyAsync(cgroup).ConfigureAwait(false);
+                await DestroyCgroupQuietlyAsync(cgroup, config, id).ConfigureAwait(false);
             throw;
         }
     }
@@ -685,8 +685,8 @@ public sealed class SandboxProcess : IAsyncDisposable
                     OnExecMessage(msg);
             }
             CloseExecs();
-            // Accounting first, while the helper still keeps the cgroups (it removes them once
-            // the channel closes); then the cgroups go, whatever happened reading them.
+            // Accounting first; then the cgroups go, whatever happened reading them. The helper
+            // exits by itself once it has reported the end, meanwhile: reaping it comes last.
             CgroupEvents? events = null;
             CgroupStats? stats = null;
             try
@@ -704,9 +704,9 @@ public sealed class SandboxProcess : IAsyncDisposable
             finally
             {
                 Volatile.Write(ref _cgroupClosing, true);
-                await ShutDownHelperAsync(_helper).ConfigureAwait(false);
                 if (_cgroup is not null)
-                    await DestroyCgroupQuietlyAsync(_cgroup).ConfigureAwait(false);
+                    await DestroyCgroupQuietlyAsync(_cgroup, _config, Id).ConfigureAwait(false);
+                await ShutDownHelperAsync(_helper).ConfigureAwait(false);
             }
             if (exited is not { } e)
             {
