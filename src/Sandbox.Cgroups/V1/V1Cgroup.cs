@@ -352,6 +352,14 @@ internal sealed class V1Cgroup : ISandboxCgroup
         {
             if (_destroyed)
                 return;
+            // The usual end of a sandbox: everything in it has exited and been reaped, and the
+            // kernel lets each directory go at once (it refuses one with a task or a child
+            // cgroup). Listing the tasks first would cost a read of every hierarchy's procs.
+            if (TryRemoveEmpty())
+            {
+                _destroyed = true;
+                return;
+            }
 
             if (GetProcessIds().Count > 0)
             {
@@ -385,6 +393,28 @@ internal sealed class V1Cgroup : ISandboxCgroup
         {
             _destroyLock.Release();
         }
+    }
+
+    /// <summary>Removes each directory the kernel lets go as it is; false at the first it refuses (those left stay for the full path).</summary>
+    private bool TryRemoveEmpty()
+    {
+        for (int i = _directories.Count - 1; i >= 0; i--)
+        {
+            try
+            {
+                _fileSystem.RemoveDirectory(_directories[i]);
+            }
+            catch (CgroupWriteException e) when (e.ErrorNumber == ENOENT)
+            {
+                // removed meanwhile
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+                return false;
+            }
+            _directories.RemoveAt(i);
+        }
+        return true;
     }
 
     /// <inheritdoc/>

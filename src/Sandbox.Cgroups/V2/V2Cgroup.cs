@@ -207,13 +207,14 @@ internal sealed partial class V2Cgroup : ISandboxCgroup
         // it has exited and been reaped) and removed here: no thread for a wait not needed.
         !_fs.DirectoryExists(Directory) || TryRemoveEmpty() ? Task.CompletedTask : RunBlocking(() => Destroy(cancellationToken), cancellationToken);
 
-    /// <summary>Removes the cgroup if nothing runs in it and it has no child cgroup; false if it must be killed and waited for.</summary>
+    /// <summary>
+    /// Removes the cgroup if the kernel lets it go as it is: it refuses one with a process or a
+    /// child cgroup (EBUSY), which then must be killed and waited for; false in that case.
+    /// </summary>
     private bool TryRemoveEmpty()
     {
         try
         {
-            if (CgroupEventsWaiter.ValueOf(_fs.ReadAllText(Directory + "/cgroup.events"), "populated") != "0" || _fs.GetDirectories(Directory).Count > 0)
-                return false;
             _fs.RemoveDirectory(Directory);
             return true;
         }
@@ -223,7 +224,7 @@ internal sealed partial class V2Cgroup : ISandboxCgroup
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
-            return false; // EBUSY while the last task detaches, or anything else: the full path retries and reports it
+            return false; // the full path retries and reports whatever this is
         }
     }
 
