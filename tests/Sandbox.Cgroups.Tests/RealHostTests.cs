@@ -102,6 +102,29 @@ public class RealHostTests(ITestOutputHelper output)
         Assert.ThrowsAny<IOException>(() => fs.ReadAllText("/no/such/file"));
     }
 
+    [Fact]
+    public void Reading_a_file_gives_what_File_ReadAllText_gives_and_the_same_exceptions()
+    {
+        var fs = LinuxCgroupFileSystem.Instance;
+        // mountinfo and the environment exceed one 4 KiB read here; a file of 100 KB many more.
+        string big = Path.Combine(Path.GetTempPath(), $"cgroup-fs-read-{Environment.ProcessId}");
+        File.WriteAllText(big, string.Concat(Enumerable.Range(0, 20000).Select(i => $"{i} é\n")));
+        try
+        {
+            foreach (string path in new[] { "/proc/self/mountinfo", "/proc/self/cgroup", "/proc/self/status", big, "/dev/null" })
+                Assert.Equal(File.ReadAllText(path), fs.ReadAllText(path));
+        }
+        finally
+        {
+            File.Delete(big);
+        }
+        var missing = Assert.Throws<FileNotFoundException>(() => fs.ReadAllText("/proc/self/no-such-file"));
+        Assert.Contains("/proc/self/no-such-file", missing.Message, StringComparison.Ordinal);
+        Assert.Throws<DirectoryNotFoundException>(() => fs.ReadAllText("/no/such/dir/file"));
+        Assert.Throws<DirectoryNotFoundException>(() => fs.ReadAllText("/proc/self/cgroup/not-a-directory"));
+        Assert.ThrowsAny<IOException>(() => fs.ReadAllText("/proc/self")); // EISDIR
+    }
+
     private static Mount ParseMount(string line)
     {
         string[] f = line.Split(' ');
