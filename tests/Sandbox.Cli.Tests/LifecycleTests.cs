@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using System.Text.Json;
 
 namespace Sandboxing.Cli.Tests;
 
@@ -120,9 +121,28 @@ public sealed class LifecycleTests : IDisposable
         var refused = await RunAsync("rm", id);
         Assert.Equal(125, refused.ExitCode);
         Assert.Contains("running", refused.StandardError);
+        var monitor = JsonDocument.Parse((await RunAsync("inspect", id)).StandardOutput).RootElement.GetProperty("monitorPid").GetInt32();
+        string[] before = StatOf(monitor)!;
         Assert.Equal(0, (await RunAsync("rm", "-f", id)).ExitCode);
         Assert.Empty(PidsWithArgument(token));
         Assert.Empty(Directory.EnumerateFileSystemEntries(_state));
+        // rm waits for the monitor's end (its lock), not for a pid that may be someone else's by now.
+        var after = StatOf(monitor);
+        Assert.True(after is null || after[19] != before[19] || after[0] == "Z", $"the monitor outlived rm -f: {string.Join(' ', after ?? [])}");
+    }
+
+    /// <summary>The fields of /proc/PID/stat after the name (state first, start time at 19), null once it is gone.</summary>
+    private static string[]? StatOf(int pid)
+    {
+        try
+        {
+            string stat = File.ReadAllText($"/proc/{pid}/stat");
+            return stat[(stat.LastIndexOf(')') + 2)..].Split(' ');
+        }
+        catch (IOException)
+        {
+            return null;
+        }
     }
 
     [Fact]

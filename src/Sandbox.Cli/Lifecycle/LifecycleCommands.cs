@@ -244,20 +244,35 @@ internal static class LifecycleCommands
                 await ControlChannel.ReceiveAsync(channel).ConfigureAwait(false);
             }
         }
-        // The monitor removes its socket and writes the result as it exits; wait for that, so the
-        // directory is not pulled from under it.
-        var record = store.TryRead(id);
-        for (int i = 0; i < 500 && record is not null && record.Result is null && MonitorAlive(record.MonitorPid); i++)
-        {
-            await Task.Delay(10).ConfigureAwait(false);
-            record = store.TryRead(id);
-        }
-        Directory.Delete(store.DirectoryOf(id), recursive: true);
+        // The monitor removes its socket and writes the result as it exits; wait for its exit, so
+        // the directory is not pulled from under it.
+        string directory = store.DirectoryOf(id);
+        if (!await MonitorExitedAsync(directory).ConfigureAwait(false))
+            await Console.Error.WriteLineAsync($"sandbox: the monitor of {id} (pid {store.TryRead(id)?.MonitorPid}) has not exited after {MonitorExitTimeout.TotalSeconds:0} s; removing its directory anyway").ConfigureAwait(false);
+        Directory.Delete(directory, recursive: true);
         await Console.Out.WriteLineAsync(id).ConfigureAwait(false);
         return 0;
     }
 
-    private static bool MonitorAlive(int pid) => LibC.kill(pid, 0) == 0;
+    private static readonly TimeSpan MonitorExitTimeout = TimeSpan.FromSeconds(10);
+
+    /// <summary>Whether the monitor's lock (<see cref="StateStore.MonitorLock"/>) became free within the bound.</summary>
+    private static async Task<bool> MonitorExitedAsync(string directory)
+    {
+        string path = Path.Combine(directory, StateStore.MonitorLock);
+        var deadline = DateTime.UtcNow + MonitorExitTimeout;
+        while (true)
+        {
+            using (var free = Images.FileLock.TryAcquire(path, exclusive: true))
+            {
+                if (free is not null)
+                    return true;
+            }
+            if (DateTime.UtcNow >= deadline)
+                return false;
+            await Task.Delay(10).ConfigureAwait(false);
+        }
+    }
 
     /// <summary>docker exec: the command's exit status is ours; 126 and 127 when it cannot be executed or found.</summary>
     private static async Task<int> ExecAsync(StateStore store, IReadOnlyList<string> args)

@@ -52,6 +52,7 @@ internal static partial class Monitor
         string directory;
         RunOptions options;
         FileStream? stdoutLog = null, stderrLog = null;
+        Images.FileLock? alive = null;
         try
         {
             options = RunOptionsParser.Parse(runArgs, CallerContext.Current);
@@ -63,6 +64,7 @@ internal static partial class Monitor
             if (LibC.geteuid() == 0 && !builder.Configuration.HasCgroup)
                 builder = builder.WithCgroup();
             string staging = store.CreateStaging();
+            alive = Images.FileLock.Acquire(Path.Combine(staging, StateStore.MonitorLock), exclusive: true, CancellationToken.None);
             // Through us rather than straight into the files, so that every line carries the
             // time it arrived ('sandbox logs -t').
             stdoutLog = OpenLog(Path.Combine(staging, StateStore.StdoutLog));
@@ -98,11 +100,13 @@ internal static partial class Monitor
         }
         catch (Exception e) when (e is SandboxException or CliUsageException or Images.ImageException or IOException or UnauthorizedAccessException)
         {
+            alive?.Dispose();
             string message = e.Message.StartsWith("Sandbox ", StringComparison.Ordinal) ? e.Message["Sandbox ".Length..] : e.Message;
             Console.WriteLine(Failed + message.ReplaceLineEndings(" "));
             return ExitCodes.CannotStart;
         }
 
+        using (alive)
         await using (process)
         {
             var record = new SandboxRecord

@@ -14,6 +14,12 @@ internal sealed class StateStore
     public const string DirectoryVariable = "SANDBOX_STATE_DIR";
     public const string StateFile = "state.json", SocketFile = "control.sock", StdoutLog = "stdout.log", StderrLog = "stderr.log";
 
+    /// <summary>
+    /// Locked by the monitor for as long as it lives: the kernel drops the lock when the process
+    /// ends, however it ends, so waiting for it cannot be fooled by a recycled pid.
+    /// </summary>
+    public const string MonitorLock = "monitor.lock";
+
     private StateStore(string root) => Root = root;
 
     public string Root { get; }
