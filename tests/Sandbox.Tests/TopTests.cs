@@ -6,14 +6,18 @@ namespace Sandboxing.Tests;
 public class TopTests
 {
     [Theory]
-    [InlineData(true)]
-    [InlineData(false)]
-    public async Task It_lists_the_command_its_children_and_exec_d_commands_with_their_pids_inside(bool pidNamespace)
+    [InlineData(true, false)]
+    [InlineData(false, false)]
+    [InlineData(true, true)] // listed from the cgroup's members, not by walking the process tree
+    [InlineData(false, true)]
+    public async Task It_lists_the_command_its_children_and_exec_d_commands_with_their_pids_inside(bool pidNamespace, bool cgroup)
     {
         string token = Sandboxes.UniqueSleepToken();
         var builder = new SandboxBuilder().WithStandardOutput(SandboxOutput.Pipe);
         if (!pidNamespace)
             builder = builder.WithoutNamespaces(SandboxNamespaces.Pid);
+        if (cgroup)
+            builder = builder.WithCgroup();
         await using var p = await builder.Build().StartAsync(["/bin/sh", "-c", $"sleep {token} & echo $$ $!; exec sleep 1000"]);
         var pids = (await new StreamReader(p.StandardOutput).ReadLineAsync().WaitAsync(TimeSpan.FromSeconds(30)))!.Split(' ').Select(int.Parse).ToArray();
         await using var exec = await p.StartExecAsync(["/bin/sleep", token + "1"]);

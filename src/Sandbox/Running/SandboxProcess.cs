@@ -376,7 +376,10 @@ public sealed class SandboxProcess : IAsyncDisposable
         HashSet<int> execPids;
         lock (_execs)
             execPids = [.. _execs.Values.Where(p => p.Started.Task.IsCompletedSuccessfully).Select(p => p.Started.Task.Result)];
-        return SandboxTop.List(_helper.Pid, execPids);
+        // With a cgroup, its member list is exact: a process that a dying parent's exit is
+        // handing to a new one at this moment is in no parent's children file, but in the cgroup.
+        var members = GetProcessIds();
+        return SandboxTop.List(_helper.Pid, execPids, members.Count > 0 ? members : null);
     }
 
     /// <summary>Host pids of every process in the sandbox; empty when it has no cgroup or has ended.</summary>

@@ -34,30 +34,48 @@ public sealed record SandboxProcessInfo
 }
 
 /// <summary>
-/// Lists a sandbox's processes from the host's /proc: every descendant of its helper. The
-/// helper's own children are the sandbox's init, joiners of exec'd commands, and the exec'd
-/// commands themselves; only the last are listed (the caller knows their pids), the others
-/// walked through. A process inside cannot hide by its name.
+/// Lists a sandbox's processes from the host's /proc: the members of its cgroup when it has one,
+/// else every descendant of its helper. The helper's own children are the sandbox's init,
+/// joiners of exec'd commands, and the exec'd commands themselves; only the last are listed (the
+/// caller knows their pids). A process inside cannot hide by its name. The walk without a cgroup
+/// reads the descendants twice, so that a process handed from a dying parent to init (or to a
+/// subreaper) during the first pass is found in the second.
 /// </summary>
 internal static class SandboxTop
 {
     private static readonly long s_ticksPerSecond = Math.Max(1, Interop.LibC.sysconf(Interop.LibC.SC_CLK_TCK));
 
-    public static ImmutableArray<SandboxProcessInfo> List(int helperPid, IReadOnlySet<int> execPids)
+    public static ImmutableArray<SandboxProcessInfo> List(int helperPid, IReadOnlySet<int> execPids, IReadOnlyList<int>? cgroupMembers)
     {
-        var result = ImmutableArray.CreateBuilder<SandboxProcessInfo>();
-        var pending = new Stack<(int Pid, bool Listed)>(ChildrenOf(helperPid).Select(p => (p, execPids.Contains(p))));
-        var seen = new HashSet<int>();
-        while (pending.Count > 0)
+        // init and the joiners: the helper's children that are not exec'd commands.
+        var notListed = ChildrenOf(helperPid).Where(p => !execPids.Contains(p)).ToHashSet();
+        var listed = new HashSet<int>();
+        if (cgroupMembers is not null)
         {
-            var (pid, listed) = pending.Pop();
-            if (!seen.Add(pid))
-                continue;
-            foreach (int child in ChildrenOf(pid))
-                pending.Push((child, true));
-            if (listed && Describe(pid) is { } info)
-                result.Add(info);
+            listed.UnionWith(cgroupMembers.Where(p => !notListed.Contains(p)));
         }
+        else
+        {
+            for (int pass = 0; pass < 2; pass++)
+            {
+                var pending = new Stack<int>(ChildrenOf(helperPid));
+                var seen = new HashSet<int>();
+                while (pending.Count > 0)
+                {
+                    int pid = pending.Pop();
+                    if (!seen.Add(pid))
+                        continue;
+                    foreach (int child in ChildrenOf(pid))
+                        pending.Push(child);
+                    if (!notListed.Contains(pid))
+                        listed.Add(pid);
+                }
+            }
+        }
+        var result = ImmutableArray.CreateBuilder<SandboxProcessInfo>(listed.Count);
+        foreach (int pid in listed)
+            if (Describe(pid) is { } info)
+                result.Add(info);
         result.Sort((a, b) => a.Pid.CompareTo(b.Pid));
         return result.ToImmutable();
     }
