@@ -159,6 +159,16 @@ public sealed class LifecycleTests : IDisposable
         Assert.Contains("/no/such/root", badRoot.StandardError);
         Assert.Empty(Directory.EnumerateFileSystemEntries(_state));
         Assert.Equal(125, (await RunAsync("top")).ExitCode);
+
+        // A state directory others may enter or write is refused, not used.
+        File.SetUnixFileMode(_state, (UnixFileMode)0x1ff /* 0777 */);
+        var open = await RunAsync("run", "-d", "--", "/bin/true");
+        Assert.Equal(125, open.ExitCode);
+        Assert.Contains("open to other users (mode 0777)", open.StandardError);
+        Assert.Contains($"chmod 700 {_state}", open.StandardError);
+        Assert.Empty(Directory.EnumerateFileSystemEntries(_state));
+        File.SetUnixFileMode(_state, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
+        Assert.Equal(0, (await RunAsync("ps")).ExitCode);
     }
 
     [Fact]

@@ -40,17 +40,21 @@ internal sealed class StateStore
         {
             throw new CliUsageException($"cannot create the state directory {root}: {e.Message} (set {DirectoryVariable} to a directory of yours)");
         }
-        // In a shared place such as /tmp, someone else may have made it first, or planted a link.
+        // In a shared place such as /tmp, someone else may have made it first, or planted a link;
+        // and an existing directory keeps whatever mode it had: others who may enter it could read
+        // the logs, and others who may write it could replace a sandbox's socket or state.
         var info = new DirectoryInfo(root);
-        if (info.LinkTarget is not null || OwnerOf(root) != uid)
+        if (info.LinkTarget is not null || OwnerAndMode(root) is not { } st || st.Owner != uid)
             throw new CliUsageException($"the state directory {root} is a symbolic link or belongs to another user; remove it or set {DirectoryVariable}");
+        if ((st.Mode & 0x3f /* 0077 */) != 0)
+            throw new CliUsageException($"the state directory {root} is open to other users (mode {Convert.ToString(st.Mode & 0xfff, 8).PadLeft(4, '0')}); make it private with 'chmod 700 {root}' or set {DirectoryVariable}");
         return new StateStore(root);
     }
 
-    private static unsafe uint? OwnerOf(string path)
+    private static unsafe (uint Owner, int Mode)? OwnerAndMode(string path)
     {
         Images.ImageNative.Statx st;
-        return Images.ImageNative.statx(Images.ImageNative.AT_FDCWD, path, Images.ImageNative.AT_SYMLINK_NOFOLLOW, Images.ImageNative.STATX_BASIC_STATS, &st) == 0 ? st.Uid : null;
+        return Images.ImageNative.statx(Images.ImageNative.AT_FDCWD, path, Images.ImageNative.AT_SYMLINK_NOFOLLOW, Images.ImageNative.STATX_BASIC_STATS, &st) == 0 ? (st.Uid, st.Mode) : null;
     }
 
     public string DirectoryOf(string id) => Path.Combine(Root, id);
