@@ -93,6 +93,10 @@ internal static class HelpText
                                        cputimelimitexceeded; unlike --timeout, waiting costs
                                        nothing)
                                          --cpu-time 2s --timeout 10s
+              --output-limit SIZE      Bytes each of stdout and stderr may carry; the first
+                                       byte past it kills the sandbox (verdict
+                                       outputlimitexceeded). Not with -t
+                                         --output-limit 1m
               --cpus N.N               CPU time the sandbox may use, in CPUs: 0.5 is half of
                                        one CPU, 2 is two whole ones
                                          --cpus 1.5

@@ -148,8 +148,8 @@ internal static class RunCommand
             throw new ArgumentException($"--image {options.ImagePath} must be imported before the sandbox is built.", nameof(image));
         var builder = new SandboxBuilder()
             .WithStandardInput(SandboxInput.Inherit)
-            .WithStandardOutput(SandboxOutput.Inherit)
-            .WithStandardError(SandboxOutput.Inherit);
+            .WithStandardOutput(options.OutputLimitBytes is { } outputLimit ? SandboxOutput.ToStream(Console.OpenStandardOutput(), timestamps: false, outputLimit, killOnOverflow: true) : SandboxOutput.Inherit)
+            .WithStandardError(options.OutputLimitBytes is { } errorLimit ? SandboxOutput.ToStream(Console.OpenStandardError(), timestamps: false, errorLimit, killOnOverflow: true) : SandboxOutput.Inherit);
         // The image first: its environment, working directory, user and entrypoint are defaults
         // that the options below override, as docker run's do.
         if (image is not null)

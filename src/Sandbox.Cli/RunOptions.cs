@@ -99,6 +99,9 @@ internal sealed record RunOptions
     /// <summary><c>--cpu-time</c>: CPU time of the whole sandbox.</summary>
     public TimeSpan? CpuTimeLimit { get; init; }
 
+    /// <summary><c>--output-limit</c>: bytes each of stdout and stderr may carry before the sandbox is killed.</summary>
+    public long? OutputLimitBytes { get; init; }
+
     /// <summary><c>--report</c>: where to write the JSON result.</summary>
     public string? ReportPath { get; init; }
 

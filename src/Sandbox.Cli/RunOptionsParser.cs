@@ -64,6 +64,9 @@ internal static class RunOptionsParser
         new("cpu-time", null, true, static (o, n, v, _) => Units.TryParseDuration(v, out var limit)
             ? o with { CpuTimeLimit = limit }
             : throw Invalid(n, v, "expected a positive duration of CPU time such as 500ms, 2s or 1m (a bare number is seconds)")),
+        new("output-limit", null, true, static (o, n, v, _) => Units.TryParseSize(v, out long bytes)
+            ? o with { OutputLimitBytes = bytes }
+            : throw Invalid(n, v, "expected the bytes each of stdout and stderr may carry as " + SizeExample)),
         new("cpu-shares", 'c', true, ParseCpuShares),
         new("cpuset-cpus", null, true, static (o, n, v, _) => WithLimits(o, l => l with { CpusetCpus = RequireCpuList(n, v) })),
         new("cpuset-mems", null, true, static (o, n, v, _) => WithLimits(o, l => l with { CpusetMems = RequireCpuList(n, v) })),
@@ -163,6 +166,8 @@ internal static class RunOptionsParser
             throw new CliUsageException("--read-only leaves the overlay without a writable layer, so --overlay-size would be unused; give one of them");
         if (o.Detach && (o.Tty || o.Interactive))
             throw new CliUsageException("-d runs the sandbox in the background, where it has no terminal or input of ours; drop -i/-t (and use 'sandbox exec -it ID sh' to work inside it)");
+        if (o.Tty && o.OutputLimitBytes is not null)
+            throw new CliUsageException("--output-limit counts the bytes of the command's stdout and stderr, which -t replaces with a terminal; drop one of them");
         if (o.Detach && o.ReportPath is not null)
             throw new CliUsageException("--report is written when the command ends, which -d does not wait for; 'sandbox inspect ID' shows the result later");
         // A persistent layer is an overlay too: "--rootfs X --overlay-dir D" needs no "--overlay".

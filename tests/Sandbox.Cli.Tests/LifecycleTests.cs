@@ -146,6 +146,24 @@ public sealed class LifecycleTests : IDisposable
     }
 
     [Fact]
+    public async Task An_output_limit_stops_a_detached_flood_before_it_fills_the_state_directory()
+    {
+        var started = await RunAsync("run", "-d", "--output-limit", "4k", "--", "/bin/sh", "-c", "yes sandbox");
+        Assert.True(started.ExitCode == 0, started.ToString());
+        string id = started.StandardOutput.Trim();
+        // The sandbox ends by itself at the limit; the monitor writes the result as it exits.
+        var deadline = DateTime.UtcNow.AddSeconds(30);
+        string inspect;
+        while (!(inspect = (await RunAsync("inspect", id)).StandardOutput).Contains("\"result\"") && DateTime.UtcNow < deadline)
+            await Task.Yield();
+        Assert.Contains("\"verdict\": \"outputlimitexceeded\"", inspect);
+        var logged = (await RunAsync("logs", id)).StandardOutput;
+        Assert.Equal(4096, logged.Length);
+        Assert.EndsWith("sandbox\n", logged[..4096]);
+        Assert.Equal(0, (await RunAsync("rm", id)).ExitCode);
+    }
+
+    [Fact]
     public async Task Bad_lifecycle_requests_fail_clearly_and_leave_nothing()
     {
         var unknown = await RunAsync("exec", "abcdef", "true");

@@ -107,4 +107,28 @@ public class PrivilegeOptionsTests
         }
         Assert.Contains("positive duration of CPU time", ParseError("--cpu-time", "soon").Message);
     }
+
+    [Fact]
+    public async Task The_output_limit_passes_that_much_through_and_kills_a_flood()
+    {
+        string report = Path.Combine(Path.GetTempPath(), $"sandbox-output-{Guid.NewGuid():N}.json");
+        try
+        {
+            var flood = await Cli.RunAsync("run", "--output-limit", "1k", "--timeout", "30s", "--report", report, "--", "/bin/sh", "-c", "yes sandbox");
+            Assert.Equal(1024, flood.StandardOutput.Length);
+            Assert.StartsWith("sandbox\nsandbox\n", flood.StandardOutput);
+            Assert.Contains("\"verdict\":\"outputlimitexceeded\"", File.ReadAllText(report));
+            Assert.Equal(137, flood.ExitCode); // killed by SIGKILL, as docker reports it
+            var within = await Cli.RunAsync("run", "--output-limit", "1k", "--", "/bin/sh", "-c", "echo out; echo err >&2; exit 3");
+            Assert.Equal(3, within.ExitCode);
+            Assert.Equal("out\n", within.StandardOutput);
+            Assert.Contains("err\n", within.StandardError);
+        }
+        finally
+        {
+            File.Delete(report);
+        }
+        Assert.Contains("a positive size in bytes", ParseError("--output-limit", "lots").Message);
+        Assert.Contains("-t replaces with a terminal", ParseError("-t", "--output-limit", "1m").Message);
+    }
 }

@@ -55,6 +55,46 @@ public class OutputLimitTests
         Assert.Equal("0123456789abcdef", r.StandardOutput);
         Assert.False(r.StandardOutputTruncated);
     }
+
+    [Fact]
+    public async Task A_stream_gets_at_most_its_limit_and_the_flood_is_killed()
+    {
+        using var log = new MemoryStream();
+        string token = Sandboxes.UniqueSleepToken();
+        var r = await new SandboxBuilder()
+            .WithStandardOutput(SandboxOutput.ToStream(log, timestamps: false, 4096, killOnOverflow: true))
+            .WithTimeout(TimeSpan.FromSeconds(30))
+            .Build().RunAsync(["/bin/sh", "-c", $"sleep {token} & yes sandbox; wait"]);
+        Assert.Equal(SandboxVerdict.OutputLimitExceeded, r.Verdict);
+        Assert.True(r.StandardOutputTruncated);
+        Assert.Equal(4096, log.Length);
+        Assert.StartsWith("sandbox\nsandbox\n", System.Text.Encoding.UTF8.GetString(log.ToArray()));
+        Assert.Empty(Sandboxes.HostPidsWithArgument(token));
+    }
+
+    [Fact]
+    public async Task A_truncating_stream_limit_counts_the_command_s_bytes_not_the_timestamps()
+    {
+        using var log = new MemoryStream();
+        var r = await new SandboxBuilder()
+            .WithStandardError(SandboxOutput.ToStream(log, timestamps: true, 12, killOnOverflow: false))
+            .Build().RunAsync(["/bin/sh", "-c", "printf 'one\\ntwo\\nthree\\nfour\\n' >&2; exit 4"]);
+        Assert.Equal(SandboxVerdict.Exited, r.Verdict);
+        Assert.Equal(4, r.ExitCode);
+        Assert.True(r.StandardErrorTruncated);
+        Assert.False(r.StandardOutputTruncated);
+        var lines = System.Text.Encoding.UTF8.GetString(log.ToArray()).Split('\n');
+        // 12 bytes of the command's: "one\ntwo\nthre", each line behind its stamp.
+        Assert.Equal(["one", "two", "thre"], lines.Select(l => l[(l.IndexOf(' ') + 1)..]));
+        Assert.All(lines, l => Assert.Matches(@"^\d{4}-\d\d-\d\dT", l));
+    }
+
+    [Fact]
+    public void A_negative_stream_limit_is_refused()
+    {
+        var e = Assert.Throws<ArgumentOutOfRangeException>(() => SandboxOutput.ToStream(Stream.Null, false, -1, true));
+        Assert.Equal("maxBytes", e.ParamName);
+    }
 }
 
 /// <summary>SandboxOutput.ToStream with timestamps: every line starts with the time it arrived.</summary>

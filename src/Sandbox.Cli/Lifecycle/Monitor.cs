@@ -69,9 +69,10 @@ internal static partial class Monitor
             // time it arrived ('sandbox logs -t').
             stdoutLog = OpenLog(Path.Combine(staging, StateStore.StdoutLog));
             stderrLog = OpenLog(Path.Combine(staging, StateStore.StderrLog));
+            // --output-limit keeps a chatty sandbox from filling the state directory (a tmpfs in /run).
             builder = builder.WithStandardInput(SandboxInput.Null)
-                .WithStandardOutput(SandboxOutput.ToStream(stdoutLog, timestamps: true))
-                .WithStandardError(SandboxOutput.ToStream(stderrLog, timestamps: true));
+                .WithStandardOutput(options.OutputLimitBytes is { } limit ? SandboxOutput.ToStream(stdoutLog, timestamps: true, limit, killOnOverflow: true) : SandboxOutput.ToStream(stdoutLog, timestamps: true))
+                .WithStandardError(options.OutputLimitBytes is { } errorLimit ? SandboxOutput.ToStream(stderrLog, timestamps: true, errorLimit, killOnOverflow: true) : SandboxOutput.ToStream(stderrLog, timestamps: true));
             try
             {
                 process = await builder.Build().StartAsync(options.Command).ConfigureAwait(false);

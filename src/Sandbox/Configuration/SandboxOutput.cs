@@ -8,8 +8,9 @@ public sealed class SandboxOutput
     /// <summary>How much <see cref="Capture"/> keeps per stream: 64 MiB. The rest is read and dropped.</summary>
     public const long DefaultCaptureLimitBytes = 64L * 1024 * 1024;
 
-    private SandboxOutput(OutputKind kind, Stream? stream = null, string? path = null, bool append = false, long captureLimit = DefaultCaptureLimitBytes, bool killOnOverflow = false, System.Runtime.InteropServices.SafeHandle? handle = null, bool timestamps = false)
+    private SandboxOutput(OutputKind kind, Stream? stream = null, string? path = null, bool append = false, long captureLimit = DefaultCaptureLimitBytes, bool killOnOverflow = false, System.Runtime.InteropServices.SafeHandle? handle = null, bool timestamps = false, long? streamLimit = null)
     {
+        StreamLimit = streamLimit;
         Timestamps = timestamps;
         Handle = handle;
         Kind = kind;
@@ -22,7 +23,10 @@ public sealed class SandboxOutput
 
     internal long CaptureLimit { get; }
 
-    /// <summary>Whether output past <see cref="CaptureLimit"/> kills the sandbox (verdict OutputLimitExceeded).</summary>
+    /// <summary>How many bytes of the command's output <see cref="Stream"/> gets; null: all of it.</summary>
+    internal long? StreamLimit { get; }
+
+    /// <summary>Whether output past <see cref="CaptureLimit"/> (or <see cref="StreamLimit"/>) kills the sandbox (verdict OutputLimitExceeded).</summary>
     internal bool KillOnOverflow { get; }
 
     internal OutputKind Kind { get; }
@@ -88,6 +92,20 @@ public sealed class SandboxOutput
     /// </summary>
     public static SandboxOutput ToStream(Stream stream, bool timestamps) =>
         new(OutputKind.Stream, stream: stream ?? throw new ArgumentNullException(nameof(stream)), timestamps: timestamps);
+
+    /// <summary>
+    /// Copies the output into <paramref name="stream"/> as it arrives (the stream is not closed),
+    /// at most <paramref name="maxBytes"/> of it. With <paramref name="killOnOverflow"/>, the first
+    /// byte past the limit kills the whole sandbox and the run's verdict is
+    /// <see cref="SandboxVerdict.OutputLimitExceeded"/>; otherwise the rest is read and dropped, and
+    /// the result says it was truncated. A command that floods a log or a terminal is stopped
+    /// there rather than filling the disk. <paramref name="timestamps"/> as in
+    /// <see cref="ToStream(Stream, bool)"/>; the limit counts the command's bytes, not the stamps.
+    /// </summary>
+    public static SandboxOutput ToStream(Stream stream, bool timestamps, long maxBytes, bool killOnOverflow) =>
+        maxBytes >= 0
+            ? new(OutputKind.Stream, stream: stream ?? throw new ArgumentNullException(nameof(stream)), timestamps: timestamps, streamLimit: maxBytes, killOnOverflow: killOnOverflow)
+            : throw new ArgumentOutOfRangeException(nameof(maxBytes), maxBytes, "Must not be negative.");
 
     /// <summary>Writes the output straight into the host file <paramref name="path"/>, created if missing.</summary>
     /// <param name="path">Host path of the file.</param>

@@ -18,7 +18,7 @@ public sealed class SandboxExecProcess : IAsyncDisposable
     private readonly SandboxConfiguration _config;
     private readonly PendingExec _pending;
     private readonly FdStream? _stdin, _stdout, _stderr, _terminal;
-    private readonly StdioPumps.CappedBuffer? _capturedOutput, _capturedError;
+    private readonly StdioPumps.Sink? _outputSink, _errorSink;
     private readonly Task _outputPumps;
     private readonly long _startTimestamp;
     private readonly TaskCompletionSource<SandboxResult> _exit = new(TaskCreationOptions.RunContinuationsAsynchronously);
@@ -42,8 +42,8 @@ public sealed class SandboxExecProcess : IAsyncDisposable
         _startTimestamp = startTimestamp;
 
         var pumps = new List<Task>(2);
-        _capturedOutput = StdioPumps.StartOutput(config.StandardOutput, stdout, pumps, () => End(SandboxVerdict.OutputLimitExceeded));
-        _capturedError = StdioPumps.StartOutput(config.StandardError, stderr, pumps, () => End(SandboxVerdict.OutputLimitExceeded));
+        _outputSink = StdioPumps.StartOutput(config.StandardOutput, stdout, pumps, () => End(SandboxVerdict.OutputLimitExceeded));
+        _errorSink = StdioPumps.StartOutput(config.StandardError, stderr, pumps, () => End(SandboxVerdict.OutputLimitExceeded));
         _outputPumps = Task.WhenAll(pumps);
         StdioPumps.StartInput(config.StandardInput, stdin);
         if (timeout is { } t)
@@ -187,11 +187,11 @@ public sealed class SandboxExecProcess : IAsyncDisposable
                 StartTime,
                 exitTime,
                 Stopwatch.GetElapsedTime(_startTimestamp, exitTimestamp),
-                StdioPumps.Decode(_capturedOutput),
-                StdioPumps.Decode(_capturedError))
+                StdioPumps.Decode(_outputSink),
+                StdioPumps.Decode(_errorSink))
             {
-                StandardOutputTruncated = _capturedOutput?.Truncated ?? false,
-                StandardErrorTruncated = _capturedError?.Truncated ?? false,
+                StandardOutputTruncated = _outputSink?.Truncated ?? false,
+                StandardErrorTruncated = _errorSink?.Truncated ?? false,
             };
             _sandbox.Publish(SandboxEventKind.ExecExited, pid: Pid, result: result);
             _exit.TrySetResult(result);

@@ -23,7 +23,7 @@ public sealed class SandboxProcess : IAsyncDisposable
     private readonly long _startTimestamp;
     private readonly TaskCompletionSource<SandboxResult> _exit = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly Task _outputPumps;
-    private readonly StdioPumps.CappedBuffer? _capturedOutput, _capturedError;
+    private readonly StdioPumps.Sink? _outputSink, _errorSink;
     private readonly CancellationTokenRegistration _cancellation;
     private readonly ISandboxCgroup? _cgroup;
     private int _killRequested;
@@ -48,8 +48,8 @@ public sealed class SandboxProcess : IAsyncDisposable
         StartTime = startTime;
 
         var pumps = new List<Task>(2);
-        _capturedOutput = StdioPumps.StartOutput(config.StandardOutput, helper.StandardOutput, pumps, OnOutputOverflow);
-        _capturedError = StdioPumps.StartOutput(config.StandardError, helper.StandardError, pumps, OnOutputOverflow);
+        _outputSink = StdioPumps.StartOutput(config.StandardOutput, helper.StandardOutput, pumps, OnOutputOverflow);
+        _errorSink = StdioPumps.StartOutput(config.StandardError, helper.StandardError, pumps, OnOutputOverflow);
         _outputPumps = Task.WhenAll(pumps);
         StdioPumps.StartInput(config.StandardInput, helper.StandardInput);
 
@@ -766,12 +766,12 @@ public sealed class SandboxProcess : IAsyncDisposable
                 StartTime,
                 exitTime,
                 Stopwatch.GetElapsedTime(_startTimestamp, exitTimestamp),
-                StdioPumps.Decode(_capturedOutput),
-                StdioPumps.Decode(_capturedError),
+                StdioPumps.Decode(_outputSink),
+                StdioPumps.Decode(_errorSink),
                 usage)
             {
-                StandardOutputTruncated = _capturedOutput?.Truncated ?? false,
-                StandardErrorTruncated = _capturedError?.Truncated ?? false,
+                StandardOutputTruncated = _outputSink?.Truncated ?? false,
+                StandardErrorTruncated = _errorSink?.Truncated ?? false,
             };
             // Limits the end revealed (the live ones were published as they happened).
             var live = (Volatile.Read(ref _outputLimitHit) != 0 ? SandboxLimits.Output : 0) | (Volatile.Read(ref _cpuTimeLimitHit) != 0 ? SandboxLimits.CpuTime : 0);

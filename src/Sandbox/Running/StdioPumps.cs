@@ -11,8 +11,55 @@ internal static class StdioPumps
 {
     private static readonly Encoding s_utf8 = new UTF8Encoding(false);
 
-    public static string Decode(CappedBuffer? captured) =>
-        captured is null ? "" : s_utf8.GetString(captured.GetBuffer(), 0, (int)captured.Length);
+    public static string Decode(Sink? sink) =>
+        sink?.Captured is not { } captured ? "" : s_utf8.GetString(captured.GetBuffer(), 0, (int)captured.Length);
+
+    /// <summary>Where a stream's output went: captured bytes, or a limit on a stream; null for a pipe the caller reads.</summary>
+    internal sealed class Sink(CappedBuffer? captured, LimitedStream? limited)
+    {
+        public CappedBuffer? Captured { get; } = captured;
+
+        /// <summary>Whether some of the output was dropped (or the sandbox killed) at its limit.</summary>
+        public bool Truncated => Captured?.Truncated ?? limited?.Truncated ?? false;
+    }
+
+    /// <summary>
+    /// Passes the first <c>limit</c> bytes written to another stream and drops the rest; calls
+    /// <c>onOverflow</c> (if any) the first time something does not fit.
+    /// </summary>
+    internal sealed class LimitedStream(Stream inner, long limit, Action? onOverflow) : Stream
+    {
+        private long _written;
+
+        public bool Truncated { get; private set; }
+
+        public override bool CanRead => false;
+        public override bool CanSeek => false;
+        public override bool CanWrite => true;
+        public override long Length => throw new NotSupportedException();
+        public override long Position { get => throw new NotSupportedException(); set => throw new NotSupportedException(); }
+        public override void Flush() => inner.Flush();
+        public override int Read(byte[] buffer, int offset, int count) => throw new NotSupportedException();
+        public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
+        public override void SetLength(long value) => throw new NotSupportedException();
+
+        public override void Write(byte[] buffer, int offset, int count) =>
+            WriteAsync(buffer.AsMemory(offset, count)).AsTask().GetAwaiter().GetResult();
+
+        public override ValueTask WriteAsync(ReadOnlyMemory<byte> buffer, CancellationToken cancellationToken = default)
+        {
+            long room = limit - _written;
+            if (buffer.Length > room)
+            {
+                if (!Truncated)
+                    onOverflow?.Invoke();
+                Truncated = true;
+                buffer = buffer[..(int)Math.Max(0, room)];
+            }
+            _written += buffer.Length;
+            return buffer.IsEmpty ? ValueTask.CompletedTask : inner.WriteAsync(buffer, cancellationToken);
+        }
+    }
 
     /// <summary>
     /// Keeps the first <c>limit</c> bytes written and counts the rest as truncated; calls
@@ -46,7 +93,7 @@ internal static class StdioPumps
         }
     }
 
-    public static CappedBuffer? StartOutput(SandboxOutput output, FdStream? pipe, List<Task> pumps, Action onOverflow)
+    public static Sink? StartOutput(SandboxOutput output, FdStream? pipe, List<Task> pumps, Action onOverflow)
     {
         if (pipe is null)
             return null;
@@ -55,10 +102,12 @@ internal static class StdioPumps
             case SandboxOutput.OutputKind.Capture:
                 var captured = new CappedBuffer(output.CaptureLimit, output.KillOnOverflow ? onOverflow : null);
                 pumps.Add(CopyAsync(pipe, captured));
-                return captured;
+                return new Sink(captured, null);
             case SandboxOutput.OutputKind.Stream:
-                pumps.Add(CopyAsync(pipe, output.Timestamps ? new TimestampingStream(output.Stream!) : output.Stream!));
-                return null;
+                Stream destination = output.Timestamps ? new TimestampingStream(output.Stream!) : output.Stream!;
+                var limited = output.StreamLimit is { } max ? new LimitedStream(destination, max, output.KillOnOverflow ? onOverflow : null) : null;
+                pumps.Add(CopyAsync(pipe, limited ?? destination));
+                return new Sink(null, limited);
             default:
                 return null; // a Pipe: the caller reads it
         }
