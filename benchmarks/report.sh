@@ -23,6 +23,7 @@ command -v runc >/dev/null || missing+=(runc)
 command -v strace >/dev/null || missing+=(strace)
 command -v perf >/dev/null || missing+=(linux-perf)
 command -v cc >/dev/null || missing+=(gcc libc6-dev)
+command -v musl-gcc >/dev/null || missing+=(musl-tools)
 [ -x /bin/busybox ] || missing+=(busybox-static)
 if [ ${#missing[@]} -gt 0 ]; then
     apt-get update -qq
@@ -49,8 +50,9 @@ bench() { dotnet "$dll" "$@"; }
 bench footprint --counts "${FOOTPRINT_COUNTS:-1,10,100,1000}" --out "$tmp/footprint.md" >/dev/null
 
 # 3. The start path. Probes: what clone3 costs per namespace flag, and a stand-in helper that
-#    does nothing (the .NET side's floor). A statically linked build of the same helper sources
-#    with the same flags shows what the dynamic loader costs.
+#    does nothing (the .NET side's floor). The helper as built is linked against musl (-static);
+#    the same sources linked -static-pie against glibc, the fallback build without musl-gcc,
+#    show what the C library's start-up and the self-relocation cost.
 cc -O2 -Wall -Wextra -o "$tmp/nscost" "$here/probe/nscost.c"
 cc -O2 -Wall -Wextra -static -o "$tmp/null-helper" "$here/probe/null-helper.c"
 mapfile -t sources < <(ls "$repo"/src/Sandbox/native/*.c | grep -v -E '/(fuzz|test)_')
@@ -69,10 +71,10 @@ profile() { # NAME HELPER LABEL: one line of the variant table
     profile user "$tmp/null-helper" "null helper, user-namespace-only configuration: the .NET side and one posix_spawn"
     profile full "$tmp/null-helper" "null helper, full isolation configuration: the same plus the cgroup created and removed in C#"
     profile cgroup "$helper" "the full isolation cgroup alone, created and removed through Sandbox.Cgroups"
-    profile user "$helper" "sandbox-helper as built, user namespace only"
-    profile user "$tmp/helper-static" "sandbox-helper linked statically, user namespace only"
-    profile full "$helper" "sandbox-helper as built, full isolation"
-    profile full "$tmp/helper-static" "sandbox-helper linked statically, full isolation"
+    profile user "$helper" "sandbox-helper as built (musl, -static), user namespace only"
+    profile user "$tmp/helper-static" "sandbox-helper linked -static-pie against glibc, user namespace only"
+    profile full "$helper" "sandbox-helper as built (musl, -static), full isolation"
+    profile full "$tmp/helper-static" "sandbox-helper linked -static-pie against glibc, full isolation"
 } >"$tmp/variants.md"
 "$tmp/nscost" 300 >"$tmp/nscost.md"
 
@@ -243,8 +245,9 @@ $(cat "$tmp/footprint.md")
 Medians of 200 runs each (after 20 warm-up runs), in the order shown, by
 \`Sandbox.Benchmarks profile\`. The null helper (\`benchmarks/probe/null-helper.c\`) is started like
 the real one but only reports that the command started and exited: it is the floor of the .NET
-side (configuration, spec, memfd, socket pair, \`posix_spawn\`, the reactor, reaping). The static
-helper is the same sources built with \`-static-pie\` instead of linking the C library dynamically.
+side (configuration, spec, memfd, socket pair, \`posix_spawn\`, the reactor, reaping). The helper
+as built is linked statically against musl (\`musl-gcc -static\`); the glibc rows are the same
+sources linked \`-static-pie\` against glibc, the build used where musl-gcc is not installed.
 
 $(cat "$tmp/variants.md")
 
