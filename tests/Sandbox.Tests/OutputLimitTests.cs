@@ -90,6 +90,26 @@ public class OutputLimitTests
     }
 
     [Fact]
+    public async Task A_stream_that_fails_does_not_stop_the_limit_from_ending_a_flood()
+    {
+        // A log on a full disk: every write fails, and the flood must still end at the limit.
+        var r = await new SandboxBuilder()
+            .WithStandardOutput(SandboxOutput.ToStream(new FailingStream(), timestamps: false, 1 << 20, killOnOverflow: true))
+            .WithTimeout(TimeSpan.FromSeconds(30))
+            .Build().RunAsync(["/bin/sh", "-c", "yes sandbox"]);
+        Assert.Equal(SandboxVerdict.OutputLimitExceeded, r.Verdict);
+        Assert.True(r.StandardOutputTruncated);
+    }
+
+    private sealed class FailingStream : MemoryStream
+    {
+        public override void Write(byte[] buffer, int offset, int count) => throw new IOException("No space left on device");
+
+        public override ValueTask WriteAsync(ReadOnlyMemory<byte> buffer, CancellationToken cancellationToken = default) =>
+            ValueTask.FromException(new IOException("No space left on device"));
+    }
+
+    [Fact]
     public void A_negative_stream_limit_is_refused()
     {
         var e = Assert.Throws<ArgumentOutOfRangeException>(() => SandboxOutput.ToStream(Stream.Null, false, -1, true));

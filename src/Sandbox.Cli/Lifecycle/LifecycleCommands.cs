@@ -236,6 +236,9 @@ internal static class LifecycleCommands
         string id = store.Resolve(One([.. args.Where(a => a is not ("-f" or "--force"))], "rm"));
         using (var channel = ControlChannel.TryConnect(store, id))
         {
+            // A monitor that holds its lock but does not answer yet (or any more) is starting or ending.
+            if (channel is null && !force && !MonitorGone(store.DirectoryOf(id)))
+                throw new CliUsageException($"the monitor of sandbox {id} is still starting or ending; wait for it, or give -f");
             if (channel is not null)
             {
                 if (!force)
@@ -259,18 +262,27 @@ internal static class LifecycleCommands
     /// <summary>Whether the monitor's lock (<see cref="StateStore.MonitorLock"/>) became free within the bound.</summary>
     private static async Task<bool> MonitorExitedAsync(string directory)
     {
-        string path = Path.Combine(directory, StateStore.MonitorLock);
         var deadline = DateTime.UtcNow + MonitorExitTimeout;
-        while (true)
+        while (!MonitorGone(directory))
         {
-            using (var free = Images.FileLock.TryAcquire(path, exclusive: true))
-            {
-                if (free is not null)
-                    return true;
-            }
             if (DateTime.UtcNow >= deadline)
                 return false;
             await Task.Delay(10).ConfigureAwait(false);
+        }
+        return true;
+    }
+
+    /// <summary>Whether nobody holds the monitor's lock: its monitor has ended (or another rm is removing it).</summary>
+    private static bool MonitorGone(string directory)
+    {
+        try
+        {
+            using var free = Images.FileLock.TryAcquire(Path.Combine(directory, StateStore.MonitorLock), exclusive: true);
+            return free is not null;
+        }
+        catch (Images.ImageException)
+        {
+            return true; // the directory is gone (another rm) or unreadable: no monitor to wait for
         }
     }
 

@@ -43,6 +43,9 @@ internal static partial class Monitor
         return ExitCodes.CannotStart;
     }
 
+    /// <summary>The monitor's lock (<see cref="StateStore.MonitorLock"/>), held for the rest of the process.</summary>
+    private static Images.FileLock? s_alive;
+
     /// <summary>The monitor itself.</summary>
     public static async Task<int> RunAsync(IReadOnlyList<string> runArgs)
     {
@@ -52,7 +55,6 @@ internal static partial class Monitor
         string directory;
         RunOptions options;
         FileStream? stdoutLog = null, stderrLog = null;
-        Images.FileLock? alive = null;
         try
         {
             options = RunOptionsParser.Parse(runArgs, CallerContext.Current);
@@ -64,7 +66,8 @@ internal static partial class Monitor
             if (LibC.geteuid() == 0 && !builder.Configuration.HasCgroup)
                 builder = builder.WithCgroup();
             string staging = store.CreateStaging();
-            alive = Images.FileLock.Acquire(Path.Combine(staging, StateStore.MonitorLock), exclusive: true, CancellationToken.None);
+            // Never released by us: the kernel drops it when this process ends, after everything.
+            s_alive = Images.FileLock.Acquire(Path.Combine(staging, StateStore.MonitorLock), exclusive: true, CancellationToken.None);
             // Through us rather than straight into the files, so that every line carries the
             // time it arrived ('sandbox logs -t').
             stdoutLog = OpenLog(Path.Combine(staging, StateStore.StdoutLog));
@@ -101,13 +104,11 @@ internal static partial class Monitor
         }
         catch (Exception e) when (e is SandboxException or CliUsageException or Images.ImageException or IOException or UnauthorizedAccessException)
         {
-            alive?.Dispose();
             string message = e.Message.StartsWith("Sandbox ", StringComparison.Ordinal) ? e.Message["Sandbox ".Length..] : e.Message;
             Console.WriteLine(Failed + message.ReplaceLineEndings(" "));
             return ExitCodes.CannotStart;
         }
 
-        using (alive)
         await using (process)
         {
             var record = new SandboxRecord

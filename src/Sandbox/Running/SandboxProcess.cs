@@ -707,9 +707,15 @@ public sealed class SandboxProcess : IAsyncDisposable
             finally
             {
                 Volatile.Write(ref _cgroupClosing, true);
-                if (_cgroup is not null)
-                    await DestroyCgroupQuietlyAsync(_cgroup, _config, Id).ConfigureAwait(false);
-                await ShutDownHelperAsync(_helper).ConfigureAwait(false);
+                try
+                {
+                    if (_cgroup is not null)
+                        await DestroyCgroupQuietlyAsync(_cgroup, _config, Id).ConfigureAwait(false);
+                }
+                finally
+                {
+                    await ShutDownHelperAsync(_helper).ConfigureAwait(false);
+                }
             }
             if (exited is not { } e)
             {

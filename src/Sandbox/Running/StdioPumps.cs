@@ -23,22 +23,17 @@ internal static class StdioPumps
         public bool Truncated => Captured?.Truncated ?? limited?.Truncated ?? false;
     }
 
-    /// <summary>
-    /// Passes the first <c>limit</c> bytes written to another stream and drops the rest; calls
-    /// <c>onOverflow</c> (if any) the first time something does not fit.
-    /// </summary>
-    internal sealed class LimitedStream(Stream inner, long limit, Action? onOverflow) : Stream
+    /// <summary>A write-only stream in front of another; subclasses decide what reaches it in WriteAsync.</summary>
+    internal abstract class WriteThroughStream(Stream inner) : Stream
     {
-        private long _written;
-
-        public bool Truncated { get; private set; }
+        protected Stream Inner { get; } = inner;
 
         public override bool CanRead => false;
         public override bool CanSeek => false;
         public override bool CanWrite => true;
         public override long Length => throw new NotSupportedException();
         public override long Position { get => throw new NotSupportedException(); set => throw new NotSupportedException(); }
-        public override void Flush() => inner.Flush();
+        public override void Flush() => Inner.Flush();
         public override int Read(byte[] buffer, int offset, int count) => throw new NotSupportedException();
         public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
         public override void SetLength(long value) => throw new NotSupportedException();
@@ -46,7 +41,22 @@ internal static class StdioPumps
         public override void Write(byte[] buffer, int offset, int count) =>
             WriteAsync(buffer.AsMemory(offset, count)).AsTask().GetAwaiter().GetResult();
 
-        public override ValueTask WriteAsync(ReadOnlyMemory<byte> buffer, CancellationToken cancellationToken = default)
+        public abstract override ValueTask WriteAsync(ReadOnlyMemory<byte> buffer, CancellationToken cancellationToken = default);
+    }
+
+    /// <summary>
+    /// Passes the first <c>limit</c> bytes written to another stream and drops the rest; calls
+    /// <c>onOverflow</c> (if any) the first time something does not fit. It goes on counting when
+    /// the other stream fails (a full disk under a log): the limit must still end a flood.
+    /// </summary>
+    internal sealed class LimitedStream(Stream inner, long limit, Action? onOverflow) : WriteThroughStream(inner)
+    {
+        private long _written;
+        private bool _innerBroken;
+
+        public bool Truncated { get; private set; }
+
+        public override async ValueTask WriteAsync(ReadOnlyMemory<byte> buffer, CancellationToken cancellationToken = default)
         {
             long room = limit - _written;
             if (buffer.Length > room)
@@ -57,7 +67,16 @@ internal static class StdioPumps
                 buffer = buffer[..(int)Math.Max(0, room)];
             }
             _written += buffer.Length;
-            return buffer.IsEmpty ? ValueTask.CompletedTask : inner.WriteAsync(buffer, cancellationToken);
+            if (buffer.IsEmpty || _innerBroken)
+                return;
+            try
+            {
+                await Inner.WriteAsync(buffer, cancellationToken).ConfigureAwait(false);
+            }
+            catch (Exception e) when (e is IOException or ObjectDisposedException or NotSupportedException or UnauthorizedAccessException)
+            {
+                _innerBroken = true; // what the command writes from now on is counted and dropped
+            }
         }
     }
 
@@ -160,22 +179,9 @@ internal static class StdioPumps
 
 
     /// <summary>Writes through to another stream, starting every line with the time it began to arrive.</summary>
-    private sealed class TimestampingStream(Stream inner) : Stream
+    private sealed class TimestampingStream(Stream inner) : WriteThroughStream(inner)
     {
         private bool _atLineStart = true;
-
-        public override bool CanRead => false;
-        public override bool CanSeek => false;
-        public override bool CanWrite => true;
-        public override long Length => throw new NotSupportedException();
-        public override long Position { get => throw new NotSupportedException(); set => throw new NotSupportedException(); }
-        public override void Flush() => inner.Flush();
-        public override int Read(byte[] buffer, int offset, int count) => throw new NotSupportedException();
-        public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
-        public override void SetLength(long value) => throw new NotSupportedException();
-
-        public override void Write(byte[] buffer, int offset, int count) =>
-            WriteAsync(buffer.AsMemory(offset, count)).AsTask().GetAwaiter().GetResult();
 
         public override async ValueTask WriteAsync(ReadOnlyMemory<byte> buffer, CancellationToken cancellationToken = default)
         {
@@ -200,7 +206,7 @@ internal static class StdioPumps
                 }
             }
             output.Write(span[start..]);
-            await inner.WriteAsync(output.GetBuffer().AsMemory(0, (int)output.Length), cancellationToken).ConfigureAwait(false);
+            await Inner.WriteAsync(output.GetBuffer().AsMemory(0, (int)output.Length), cancellationToken).ConfigureAwait(false);
         }
     }
 }

@@ -12,9 +12,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* The highest record tag in protocol.h: the first pass counts records per tag up to it. */
-#define REC_LAST SBX_REC_TERMINAL
-
 struct reader {
     const uint8_t *p;
     size_t left;
@@ -94,7 +91,7 @@ int spec_parse(const uint8_t *buf, size_t len, struct sbx_spec *spec, char *err,
      * its records need. An arena sized for the worst case (len/8 entries in each of a dozen
      * arrays) had to be zeroed page by page; where a page fault is dear that was most of the
      * helper's start. A record this pass cannot see whole is reported by the second. */
-    size_t count[REC_LAST + 1] = {0}, n_records = 0;
+    size_t count[256] = {0}, n_records = 0; /* by tag; every tag protocol.h defines is below 256 */
     for (struct reader scan = {buf + SBX_SPEC_HEADER_SIZE, len - SBX_SPEC_HEADER_SIZE}; scan.left >= SBX_RECORD_HEADER_SIZE;) {
         uint16_t tag;
         uint32_t size;
@@ -106,9 +103,26 @@ int spec_parse(const uint8_t *buf, size_t len, struct sbx_spec *spec, char *err,
             break;
         scan.p += size;
         scan.left -= size;
-        count[tag <= REC_LAST ? tag : 0]++;
+        count[tag < 256 ? tag : 0]++;
         n_records++;
     }
+    /* The second pass refuses a list past its limit before it writes past it, so no list needs
+     * room for more entries than its limit and one: a spec of many small records cannot make
+     * the arena larger than the limits allow. */
+    static const struct {
+        uint16_t tag;
+        size_t max;
+    } limits[] = {
+        {SBX_REC_ARG, SBX_MAX_ARGS}, {SBX_REC_ENV, SBX_MAX_ENV}, {SBX_REC_MOUNT, SBX_MAX_MOUNTS},
+        {SBX_REC_UID_MAP, SBX_MAX_ID_MAPS}, {SBX_REC_GID_MAP, SBX_MAX_ID_MAPS},
+        {SBX_REC_CGROUP_JOIN, SBX_MAX_CGROUP_PATHS}, {SBX_REC_CGROUP_RETURN, SBX_MAX_CGROUP_PATHS},
+        {SBX_REC_MASK_PATH, SBX_MAX_MOUNTS}, {SBX_REC_READONLY_PATH, SBX_MAX_MOUNTS},
+        {SBX_REC_OVERLAY_LOWER, SBX_MAX_LAYERS}, {SBX_REC_RLIMIT, SBX_RLIMIT_COUNT},
+        {SBX_REC_GROUP, SBX_MAX_GROUPS}, {SBX_REC_LANDLOCK_RULE, SBX_MAX_MOUNTS},
+    };
+    for (size_t i = 0; i < sizeof limits / sizeof *limits; i++)
+        if (count[limits[i].tag] > limits[i].max + 1)
+            count[limits[i].tag] = limits[i].max + 1;
     /* Strings and the seccomp program copy at most len bytes, plus a NUL per string (a record
      * holds two at most); each array below is aligned once; the NULL-terminated lists have
      * one more entry. */
