@@ -103,6 +103,7 @@ internal static class HelperProtocol
     public const int CmdKill = 102;
     public const int CmdExec = 103;
     public const int CmdExecSignal = 104;
+    public const int CmdDone = 105;
     public const int ExitCode = 1;
     public const int ExitSignal = 2;
     /// <summary>Signals the helper forwards to the command (SIGHUP SIGINT SIGQUIT SIGUSR1 SIGUSR2 SIGALRM SIGTERM SIGCONT SIGWINCH).</summary>

@@ -669,6 +669,8 @@ public sealed class SandboxProcess : IAsyncDisposable
             Message? exited = earlyExit, error = null;
             long exitTimestamp = earlyExit is null ? 0 : Stopwatch.GetTimestamp();
             DateTimeOffset exitTime = earlyExit is null ? default : DateTimeOffset.UtcNow;
+            if (earlyExit is not null)
+                SendCommand(_helper.Control, CmdDone, 0);
             while (exited is null)
             {
                 int n = await _helper.Control.ReceiveAsync(buffer).ConfigureAwait(false);
@@ -680,6 +682,9 @@ public sealed class SandboxProcess : IAsyncDisposable
                     exitTimestamp = Stopwatch.GetTimestamp();
                     exitTime = DateTimeOffset.UtcNow;
                     exited = msg;
+                    // At once: the helper exits on it, while we read the accounting and remove
+                    // the cgroups below; reaping it comes last.
+                    SendCommand(_helper.Control, CmdDone, 0);
                     break;
                 }
                 if (msg.Type == MsgError)
@@ -688,8 +693,7 @@ public sealed class SandboxProcess : IAsyncDisposable
                     OnExecMessage(msg);
             }
             CloseExecs();
-            // Accounting first; then the cgroups go, whatever happened reading them. The helper
-            // exits by itself once it has reported the end, meanwhile: reaping it comes last.
+            // Accounting first; then the cgroups go, whatever happened reading them.
             CgroupEvents? events = null;
             CgroupStats? stats = null;
             try

@@ -199,7 +199,11 @@
  * spec's user, capabilities, rlimits, Landlock rules and seccomp filter. */
 #define SBX_CMD_EXEC 103
 #define SBX_CMD_EXEC_SIGNAL 104 /* a = exec id, b = signal: a forwarded one or SIGKILL */
-/* end of file on the control channel: the library is gone; kill everything, exit */
+/* the answer to SBX_MSG_EXITED: the library has the report and removes the cgroups itself;
+ * the helper exits (until then its pid stays the library's to open a pidfd on) */
+#define SBX_CMD_DONE 105
+/* end of file on the control channel: the library is gone; kill everything, remove the
+ * cgroups, exit */
 
 #define SBX_EXIT_CODE 1
 #define SBX_EXIT_SIGNAL 2

@@ -91,8 +91,8 @@ void kill_sandbox(struct sandbox *sb)
     sb->init_pid = 0; /* reaped by the loop above */
 }
 
-/* The library is gone before the sandbox ended, so nobody else will remove the sandbox's
- * cgroups. Everything in them has been killed and reaped; the kernel may still be detaching
+/* The library is gone (before the sandbox ended, or before it took over after the end), so
+ * nobody else will remove the sandbox's cgroups. Everything in them has been killed and reaped; the kernel may still be detaching
  * the last tasks for a moment. */
 static void remove_cgroups(struct sandbox *sb)
 {
@@ -365,9 +365,23 @@ void supervise(struct sandbox *sb)
         finish(sb->control_fd, 1);
     }
     report_send(sb->control_fd, SBX_MSG_EXITED, kind, value, reason, NULL, 0);
-    /* Nothing of the sandbox is left. The library reads the cgroups' accounting and removes
-     * them; we exit now, while it does, so that our own teardown is not part of the run's
-     * latency. Should the library die in between, its cgroups are empty leftovers that
-     * Sandbox.RemoveStaleCgroups removes. */
-    _exit(0);
+    /* Nothing of the sandbox is left. We may not exit before the library answers: until it
+     * has our report, our pid must stay ours (a process that reaps every child, as .NET as pid
+     * 1 does, would lose it, and the library opens its pidfd on it after posix_spawn). Its
+     * SBX_CMD_DONE comes as soon as it has the report; it then reads the cgroups' accounting
+     * and removes them while we exit. End of file instead: it died, the cgroups are ours. */
+    for (;;) {
+        int passed[4], n_passed;
+        ssize_t n = receive_command(sb->control_fd, msg, sizeof msg, passed, &n_passed, 0);
+        close_all(passed, n_passed < 0 ? -n_passed - 1 : n_passed);
+        if (n <= 0) {
+            remove_cgroups(sb);
+            _exit(0);
+        }
+        uint32_t type = 0;
+        if (n >= SBX_MSG_HEADER_SIZE)
+            memcpy(&type, msg, 4);
+        if (type == SBX_CMD_DONE)
+            _exit(0);
+    }
 }
