@@ -130,6 +130,12 @@ internal static class RunCommand
         }
     }
 
+    /// <summary>Output copied into <paramref name="stream"/>, killing the sandbox past <c>--output-limit</c> when one is given.</summary>
+    internal static SandboxOutput ToStream(Stream stream, bool timestamps, RunOptions options) =>
+        options.OutputLimitBytes is { } limit
+            ? SandboxOutput.ToStream(stream, timestamps, limit, killOnOverflow: true)
+            : SandboxOutput.ToStream(stream, timestamps);
+
     /// <summary>The store <c>--image-store</c> names, or the library's default one.</summary>
     internal static ImageStore OpenImageStore(string? directory) => new(directory ?? ImageStore.DefaultRootDirectory);
 
@@ -148,8 +154,10 @@ internal static class RunCommand
             throw new ArgumentException($"--image {options.ImagePath} must be imported before the sandbox is built.", nameof(image));
         var builder = new SandboxBuilder()
             .WithStandardInput(SandboxInput.Inherit)
-            .WithStandardOutput(options.OutputLimitBytes is { } outputLimit ? SandboxOutput.ToStream(Console.OpenStandardOutput(), timestamps: false, outputLimit, killOnOverflow: true) : SandboxOutput.Inherit)
-            .WithStandardError(options.OutputLimitBytes is { } errorLimit ? SandboxOutput.ToStream(Console.OpenStandardError(), timestamps: false, errorLimit, killOnOverflow: true) : SandboxOutput.Inherit);
+            // --output-limit has to count the bytes, so they pass through us; otherwise the
+            // command writes straight to our stdout and stderr.
+            .WithStandardOutput(options.OutputLimitBytes is null ? SandboxOutput.Inherit : ToStream(Console.OpenStandardOutput(), timestamps: false, options))
+            .WithStandardError(options.OutputLimitBytes is null ? SandboxOutput.Inherit : ToStream(Console.OpenStandardError(), timestamps: false, options));
         // The image first: its environment, working directory, user and entrypoint are defaults
         // that the options below override, as docker run's do.
         if (image is not null)

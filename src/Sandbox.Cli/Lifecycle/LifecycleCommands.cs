@@ -163,23 +163,39 @@ internal static class LifecycleCommands
         return 0;
     }
 
+    /// <summary>Streams a log (of any size) to <paramref name="destination"/>, without the stamps unless asked.</summary>
     private static async Task CopyLogAsync(string path, Stream destination, bool timestamps)
     {
-        byte[] log = await File.ReadAllBytesAsync(path).ConfigureAwait(false);
+        await using var log = File.OpenRead(path);
         if (timestamps)
         {
-            await destination.WriteAsync(log).ConfigureAwait(false);
+            await log.CopyToAsync(destination).ConfigureAwait(false);
             return;
         }
         // Each line is "TIMESTAMP " then the line as written; the last may lack its newline.
-        for (int start = 0; start < log.Length;)
+        await using var output = new BufferedStream(destination, 1 << 16);
+        var buffer = new byte[1 << 16];
+        bool inStamp = true;
+        int n;
+        while ((n = await log.ReadAsync(buffer).ConfigureAwait(false)) > 0)
         {
-            int space = Array.IndexOf(log, (byte)' ', start);
-            int end = Array.IndexOf(log, (byte)'\n', start);
-            int lineEnd = end < 0 ? log.Length : end + 1;
-            int content = space >= 0 && space < lineEnd ? space + 1 : start;
-            await destination.WriteAsync(log.AsMemory(content, lineEnd - content)).ConfigureAwait(false);
-            start = lineEnd;
+            for (int i = 0; i < n;)
+            {
+                if (inStamp)
+                {
+                    int space = Array.IndexOf(buffer, (byte)' ', i, n - i);
+                    if (space < 0)
+                        break; // the stamp goes on in the next read
+                    inStamp = false;
+                    i = space + 1;
+                    continue;
+                }
+                int newline = Array.IndexOf(buffer, (byte)'\n', i, n - i);
+                int end = newline < 0 ? n : newline + 1;
+                await output.WriteAsync(buffer.AsMemory(i, end - i)).ConfigureAwait(false);
+                inStamp = newline >= 0;
+                i = end;
+            }
         }
     }
 

@@ -74,8 +74,8 @@ internal static partial class Monitor
             stderrLog = OpenLog(Path.Combine(staging, StateStore.StderrLog));
             // --output-limit keeps a chatty sandbox from filling the state directory (a tmpfs in /run).
             builder = builder.WithStandardInput(SandboxInput.Null)
-                .WithStandardOutput(options.OutputLimitBytes is { } limit ? SandboxOutput.ToStream(stdoutLog, timestamps: true, limit, killOnOverflow: true) : SandboxOutput.ToStream(stdoutLog, timestamps: true))
-                .WithStandardError(options.OutputLimitBytes is { } errorLimit ? SandboxOutput.ToStream(stderrLog, timestamps: true, errorLimit, killOnOverflow: true) : SandboxOutput.ToStream(stderrLog, timestamps: true));
+                .WithStandardOutput(RunCommand.ToStream(stdoutLog, timestamps: true, options))
+                .WithStandardError(RunCommand.ToStream(stderrLog, timestamps: true, options));
             try
             {
                 process = await builder.Build().StartAsync(options.Command).ConfigureAwait(false);

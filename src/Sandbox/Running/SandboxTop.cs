@@ -48,7 +48,8 @@ internal static class SandboxTop
     public static ImmutableArray<SandboxProcessInfo> List(int helperPid, IReadOnlySet<int> execPids, IReadOnlyList<int>? cgroupMembers)
     {
         // init and the joiners: the helper's children that are not exec'd commands.
-        var notListed = ChildrenOf(helperPid).Where(p => !execPids.Contains(p)).ToHashSet();
+        var helperChildren = ChildrenOf(helperPid).ToList();
+        var notListed = helperChildren.Where(p => !execPids.Contains(p)).ToHashSet();
         var listed = new HashSet<int>();
         if (cgroupMembers is not null)
         {
@@ -58,7 +59,7 @@ internal static class SandboxTop
         {
             for (int pass = 0; pass < 2; pass++)
             {
-                var pending = new Stack<int>(ChildrenOf(helperPid));
+                var pending = new Stack<int>(pass == 0 ? helperChildren : ChildrenOf(helperPid));
                 var seen = new HashSet<int>();
                 while (pending.Count > 0)
                 {

@@ -16,15 +16,20 @@ int report_fd = -1;
 pid_t die_kill_pid = 0;
 int die_control_fd = -1;
 
+static void put_header(unsigned char *msg, uint32_t type, int32_t a, int32_t b, int32_t c)
+{
+    memcpy(msg, &type, 4);
+    memcpy(msg + 4, &a, 4);
+    memcpy(msg + 8, &b, 4);
+    memcpy(msg + 12, &c, 4);
+}
+
 int report_send(int fd, uint32_t type, int32_t a, int32_t b, int32_t c, const char *detail, size_t detail_len)
 {
     unsigned char buf[SBX_MSG_HEADER_SIZE + SBX_MSG_MAX_DETAIL];
     if (detail_len > SBX_MSG_MAX_DETAIL)
         detail_len = SBX_MSG_MAX_DETAIL;
-    memcpy(buf, &type, 4);
-    memcpy(buf + 4, &a, 4);
-    memcpy(buf + 8, &b, 4);
-    memcpy(buf + 12, &c, 4);
+    put_header(buf, type, a, b, c);
     if (detail_len > 0)
         memcpy(buf + SBX_MSG_HEADER_SIZE, detail, detail_len);
     /* MSG_NOSIGNAL: a vanished reader must give EPIPE, not kill us with SIGPIPE. */
@@ -35,10 +40,7 @@ int report_send(int fd, uint32_t type, int32_t a, int32_t b, int32_t c, const ch
 int report_send_ancillary(int fd, uint32_t type, int32_t a, int32_t b, int32_t c, int cmsg_type, const void *data, size_t len)
 {
     unsigned char msg[SBX_MSG_HEADER_SIZE];
-    memcpy(msg, &type, 4);
-    memcpy(msg + 4, &a, 4);
-    memcpy(msg + 8, &b, 4);
-    memcpy(msg + 12, &c, 4);
+    put_header(msg, type, a, b, c);
     struct iovec iov = {.iov_base = msg, .iov_len = sizeof msg};
     union {
         char buf[CMSG_SPACE(64)];

@@ -92,8 +92,8 @@ void kill_sandbox(struct sandbox *sb)
 }
 
 /* The library is gone (before the sandbox ended, or before it took over after the end), so
- * nobody else will remove the sandbox's cgroups. Everything in them has been killed and reaped; the kernel may still be detaching
- * the last tasks for a moment. */
+ * nobody else will remove the sandbox's cgroups. Everything in them has been killed and
+ * reaped; the kernel may still be detaching the last tasks for a moment. */
 static void remove_cgroups(struct sandbox *sb)
 {
     for (size_t i = 0; i < sb->n_cgroup_dirs; i++)
