@@ -22,12 +22,17 @@ public class TopTests
         var pids = (await new StreamReader(p.StandardOutput).ReadLineAsync().WaitAsync(TimeSpan.FromSeconds(30)))!.Split(' ').Select(int.Parse).ToArray();
         await using var exec = await p.StartExecAsync(["/bin/sleep", token + "1"]);
 
-        // The shell prints the background child's pid as soon as it forked it, maybe before the
-        // child has exec'd sleep: wait for that (bounded), then list.
+        // The shell prints the pids before it execs "sleep 1000", and maybe before the background
+        // child has exec'd its sleep: list until both execs have happened (bounded), then check.
         var deadline = DateTime.UtcNow.AddSeconds(30);
-        while (Sandboxes.HostPidsWithArgument(token).Count == 0 && DateTime.UtcNow < deadline)
-            await Task.Yield();
         var list = p.GetProcesses();
+        while (!(list.Any(i => i.CommandLine == "sleep 1000") && list.Any(i => i.CommandLine == $"sleep {token}")
+                 && list.Any(i => i.CommandLine == $"/bin/sleep {token}1"))
+               && DateTime.UtcNow < deadline)
+        {
+            await Task.Yield();
+            list = p.GetProcesses();
+        }
         // What the sandbox's own ps says: the pids inside, and who is whose parent.
         // The parent is the second field after the last ')': the name before it may hold spaces
         // (without a PID namespace this lists the host's processes, which may also exit meanwhile,
