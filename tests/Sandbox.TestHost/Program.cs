@@ -138,6 +138,29 @@ switch (args.FirstOrDefault())
         Console.WriteLine($"sandbox-verdict={result.Verdict}");
         return 0;
     }
+    case "create":
+    {
+        // create SCRIPT : create a sandbox for SCRIPT, exec SCRIPT into it, then start it; print the
+        // state before the start, both views and the verdict; then a created sandbox whose program is missing.
+        var sandbox = new SandboxBuilder().Build();
+        await using var process = await sandbox.CreateAsync(["/bin/sh", "-c", args[1]]);
+        Console.WriteLine($"state={process.State} pid={process.Pid}");
+        var exec = await process.ExecAsync(["/bin/sh", "-c", args[1]]);
+        Console.WriteLine($"exec:\n{exec.StandardOutput}started:");
+        await process.StartAsync();
+        var result = await process.WaitForExitAsync();
+        Console.WriteLine($"{result.StandardOutput}verdict={result.Verdict} code={result.ExitCode}");
+        await using var missing = await sandbox.CreateAsync(["no-such-program"]);
+        try
+        {
+            await missing.StartAsync();
+        }
+        catch (SandboxException e)
+        {
+            Console.WriteLine($"error step={e.Step} state={missing.State}");
+        }
+        return 0;
+    }
     default:
         Console.Error.WriteLine("usage: Sandbox.TestHost probe | hold TOKEN [nopid] | statuses | limits | overlay SCRIPT LAYER... | image STORE PATH SCRIPT | exec SCRIPT");
         return 2;

@@ -635,7 +635,7 @@ static void test_record_framing(void)
     EXPECT_REJECT(&b, "nonzero reserved field");
 
     /* unknown tags, with and without payload */
-    static const uint16_t unknown[] = {0, SBX_REC_TERMINAL + 1, 0x100, 0xffff};
+    static const uint16_t unknown[] = {0, SBX_REC_WAIT_FOR_START + 1, 0x100, 0xffff};
     for (size_t i = 0; i < sizeof unknown / sizeof unknown[0]; i++) {
         b = minimal();
         rec_u32(&b, unknown[i], 0);
@@ -1344,6 +1344,28 @@ static void test_terminal_record(void)
     EXPECT_REJECT(&b, MALFORMED);
 }
 
+static void test_wait_for_start_record(void)
+{
+    struct buf b = minimal();
+    if (EXPECT_OK(&b)) {
+        CHECK(spec.wait_for_start == 0);
+        spec_free(&spec);
+    }
+    b = minimal();
+    rec_header(&b, SBX_REC_WAIT_FOR_START, 0, 0);
+    if (EXPECT_OK(&b)) {
+        CHECK(spec.wait_for_start == 1);
+        spec_free(&spec);
+    }
+    b = minimal();
+    rec_header(&b, SBX_REC_WAIT_FOR_START, 0, 0);
+    rec_header(&b, SBX_REC_WAIT_FOR_START, 0, 0);
+    EXPECT_REJECT(&b, MALFORMED);
+    b = minimal();
+    rec_u32(&b, SBX_REC_WAIT_FOR_START, 0);
+    EXPECT_REJECT(&b, MALFORMED);
+}
+
 static void test_byte_flips(void)
 {
     struct buf b = full();
@@ -1477,6 +1499,7 @@ int main(int argc, char **argv)
     test_security_records();
     test_landlock_records();
     test_terminal_record();
+    test_wait_for_start_record();
     test_byte_flips();
 
     printf("%u passed, %u failed\n", n_passed, n_failed);

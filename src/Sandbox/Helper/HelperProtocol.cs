@@ -43,6 +43,7 @@ internal static class HelperProtocol
     public const int RecLandlock = 26;
     public const int RecLandlockRule = 27;
     public const int RecTerminal = 28;
+    public const int RecWaitForStart = 29;
     public const int LandlockBestEffort = 0x01;
     public const int LandlockRead = 0x01;
     public const int LandlockWrite = 0x02;
@@ -99,11 +100,13 @@ internal static class HelperProtocol
     public const int MsgExecError = 5;
     public const int MsgExecExited = 6;
     public const int MsgNamespaces = 7;
+    public const int MsgCreated = 8;
     public const int CmdSignal = 101;
     public const int CmdKill = 102;
     public const int CmdExec = 103;
     public const int CmdExecSignal = 104;
     public const int CmdDone = 105;
+    public const int CmdStart = 106;
     public const int ExitCode = 1;
     public const int ExitSignal = 2;
     /// <summary>Signals the helper forwards to the command (SIGHUP SIGINT SIGQUIT SIGUSR1 SIGUSR2 SIGALRM SIGTERM SIGCONT SIGWINCH).</summary>

@@ -15,10 +15,14 @@ internal sealed class SpecWriter
     private byte[] _buffer = new byte[4096];
     private int _length;
 
-    public static byte[] Write(SandboxConfiguration config, IReadOnlyList<string> command, HostIdentity caller, CgroupJoin? cgroup = null)
+    // waitForStart: a created sandbox, whose command waits for SBX_CMD_START (never for an exec'd command).
+    public static byte[] Write(SandboxConfiguration config, IReadOnlyList<string> command, HostIdentity caller, CgroupJoin? cgroup = null, bool waitForStart = false)
     {
         var w = new SpecWriter();
         w.WriteSpec(config, command, caller, cgroup);
+        if (waitForStart)
+            w.EndRecord(w.BeginRecord(RecWaitForStart));
+        w.SealHeader();
         return w._buffer.AsSpan(0, w._length).ToArray();
     }
 
@@ -97,7 +101,10 @@ internal sealed class SpecWriter
             U64((ulong)Math.Max(1, Math.Ceiling(timeout.TotalMilliseconds)));
             EndRecord(r);
         }
+    }
 
+    private void SealHeader()
+    {
         var header = _buffer.AsSpan(0, SpecHeaderSize);
         BinaryPrimitives.WriteUInt32LittleEndian(header, SpecMagic);
         BinaryPrimitives.WriteUInt32LittleEndian(header[4..], SpecVersion);

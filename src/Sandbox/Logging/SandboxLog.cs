@@ -40,6 +40,10 @@ internal static partial class SandboxLog
         Message = "Sandbox {SandboxId} ended without an exit report: step {Step}, errno {Errno}")]
     public static partial void ExitUnreported(ILogger logger, string sandboxId, string? step, int errno, Exception exception);
 
+    [LoggerMessage(EventId = 8, EventName = "SandboxCreated", Level = LogLevel.Information,
+        Message = "Sandbox {SandboxId} created for {Command}, init pid {InitPid}: namespaces {Namespaces}, root {RootKind}, limits {Limits}")]
+    public static partial void Created(ILogger logger, string sandboxId, IReadOnlyList<string> command, int initPid, SandboxNamespaces namespaces, SandboxRootKind rootKind, string limits);
+
     [LoggerMessage(EventId = 7, EventName = "SandboxEvent", Level = LogLevel.Debug,
         Message = "Sandbox {SandboxId}: {Event} (pid {Pid}, limits {Limits})")]
     public static partial void Event(ILogger logger, string sandboxId, SandboxEventKind @event, int? pid, SandboxLimits limits);

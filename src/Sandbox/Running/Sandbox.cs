@@ -71,7 +71,27 @@ public sealed class Sandbox
     /// </summary>
     /// <exception cref="SandboxConfigurationException">The command is empty or invalid.</exception>
     /// <exception cref="SandboxException">The sandbox could not be set up; nothing is left behind.</exception>
-    public Task<SandboxProcess> StartAsync(IReadOnlyList<string> command, CancellationToken cancellationToken = default)
+    public Task<SandboxProcess> StartAsync(IReadOnlyList<string> command, CancellationToken cancellationToken = default) =>
+        LaunchAsync(command, create: false, cancellationToken);
+
+    /// <summary>
+    /// Creates a fresh sandbox for <paramref name="command"/> without starting the command, like
+    /// runc create: its namespaces, mounts, id maps, cgroup and limits are set up, and its init
+    /// waits. The returned process is <see cref="SandboxState.Created"/> until
+    /// <see cref="SandboxProcess.StartAsync(CancellationToken)"/> executes the command; meanwhile
+    /// commands can be exec'd into it, its cgroup read, and killing or disposing it ends it
+    /// (verdict <see cref="SandboxVerdict.Canceled"/>). The wall-clock limit and the CPU-time
+    /// limit's watch begin at the start. The command is looked up only then, so a missing
+    /// program fails the start, not the creation. Cancelling <paramref name="cancellationToken"/>
+    /// kills the whole sandbox, before or after its start.
+    /// </summary>
+    /// <exception cref="SandboxConfigurationException">The command is empty or invalid.</exception>
+    /// <exception cref="SandboxException">The sandbox could not be set up; nothing is left behind.</exception>
+    /// <exception cref="OperationCanceledException">The token was already cancelled: nothing was created.</exception>
+    public Task<SandboxProcess> CreateAsync(IReadOnlyList<string> command, CancellationToken cancellationToken = default) =>
+        LaunchAsync(command, create: true, cancellationToken);
+
+    private Task<SandboxProcess> LaunchAsync(IReadOnlyList<string> command, bool create, CancellationToken cancellationToken)
     {
         var argv = Configuration.ResolveCommand(command);
         ConfigurationValidator.ValidateCommand(argv);
@@ -80,16 +100,16 @@ public sealed class Sandbox
         // Error is the most severe level the library logs: a logger that ignores it ignores
         // everything, and a run then costs no more than without logging.
         if (!logger.IsEnabled(LogLevel.Error))
-            return SandboxProcess.StartAsync(Configuration.HelperPath ?? HelperLocator.Path, Configuration, argv, cancellationToken);
-        return StartLoggedAsync(argv, logger, cancellationToken);
+            return SandboxProcess.LaunchAsync(Configuration.HelperPath ?? HelperLocator.Path, Configuration, argv, create, cancellationToken);
+        return LaunchLoggedAsync(argv, create, logger, cancellationToken);
     }
 
-    private async Task<SandboxProcess> StartLoggedAsync(IReadOnlyList<string> argv, ILogger logger, CancellationToken cancellationToken)
+    private async Task<SandboxProcess> LaunchLoggedAsync(IReadOnlyList<string> argv, bool create, ILogger logger, CancellationToken cancellationToken)
     {
         SandboxProcess process;
         try
         {
-            process = await SandboxProcess.StartAsync(Configuration.HelperPath ?? HelperLocator.Path, Configuration, argv, cancellationToken).ConfigureAwait(false);
+            process = await SandboxProcess.LaunchAsync(Configuration.HelperPath ?? HelperLocator.Path, Configuration, argv, create, cancellationToken).ConfigureAwait(false);
         }
         catch (OperationCanceledException)
         {
@@ -101,7 +121,9 @@ public sealed class Sandbox
             SandboxLog.StartFailed(logger, se?.SandboxId, argv, se?.Step, se?.ErrorNumber ?? 0, e);
             throw;
         }
-        if (logger.IsEnabled(LogLevel.Information))
+        if (create && logger.IsEnabled(LogLevel.Information))
+            SandboxLog.Created(logger, process.Id, argv, process.InitPid, Configuration.Namespaces, Configuration.Root.Kind, SandboxLog.DescribeLimits(Configuration));
+        else if (logger.IsEnabled(LogLevel.Information))
             SandboxLog.Started(logger, process.Id, argv, process.Pid, Configuration.Namespaces, Configuration.Root.Kind, SandboxLog.DescribeLimits(Configuration));
         // A continuation, not a wrapper: the caller's SandboxProcess stays the library's own,
         // and the exit is logged whether the caller ever waits for it or not.

@@ -28,6 +28,12 @@ public enum SandboxEventKind
 
     /// <summary>The sandbox ended; <see cref="SandboxEvent.Result"/> says how. Always the last event.</summary>
     Exited,
+
+    /// <summary>
+    /// The sandbox was set up by <see cref="Sandbox.CreateAsync"/> and waits for its start; the
+    /// first event of a created sandbox, Started follows. <see cref="SandboxEvent.Pid"/> is the host pid of its init.
+    /// </summary>
+    Created,
 }
 
 /// <summary>One event of a sandbox's life.</summary>
@@ -42,7 +48,7 @@ public sealed record SandboxEvent
     /// <summary>When the library learned of it.</summary>
     public required DateTimeOffset Time { get; init; }
 
-    /// <summary>The host pid of the command concerned (Started, ExecStarted, ExecExited).</summary>
+    /// <summary>The host pid of the command concerned (Started, ExecStarted, ExecExited), or of the sandbox's init (Created).</summary>
     public int? Pid { get; init; }
 
     /// <summary>The limits reached (LimitHit).</summary>

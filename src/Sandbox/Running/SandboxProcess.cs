@@ -20,7 +20,15 @@ public sealed class SandboxProcess : IAsyncDisposable
 {
     private readonly LaunchedHelper _helper;
     private readonly SandboxConfiguration _config;
-    private readonly long _startTimestamp;
+    private readonly IReadOnlyList<string> _command;
+    private long _startTimestamp;
+    private DateTimeOffset _startTime;
+    private int _pid;
+    // Created, then Starting (StartAsync sent the start), then Started; a plain start begins Started.
+    private int _startState;
+    private const int Created = 0, Starting = 1, Started = 2;
+    private readonly TaskCompletionSource _started = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private readonly bool _created;
     private readonly TaskCompletionSource<SandboxResult> _exit = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly Task _outputPumps;
     private readonly StdioPumps.Sink? _outputSink, _errorSink;
@@ -37,15 +45,19 @@ public sealed class SandboxProcess : IAsyncDisposable
     private int _lastExecId;
     private bool _execsClosed;
 
-    private SandboxProcess(LaunchedHelper helper, ISandboxCgroup? cgroup, SandboxConfiguration config, string id, int pid, long startTimestamp, DateTimeOffset startTime, Message? earlyExit, CancellationToken cancellationToken)
+    private SandboxProcess(LaunchedHelper helper, ISandboxCgroup? cgroup, SandboxConfiguration config, IReadOnlyList<string> command, string id,
+        Message first, long startTimestamp, DateTimeOffset startTime, CancellationToken cancellationToken)
     {
         _helper = helper;
         _cgroup = cgroup;
         _config = config;
+        _command = command;
         Id = id;
-        Pid = pid;
         _startTimestamp = startTimestamp;
-        StartTime = startTime;
+        _startTime = startTime;
+        CreateTime = startTime;
+        _created = first.Type == MsgCreated;
+        Message? earlyExit = first.Type == MsgExited ? first : null;
 
         var pumps = new List<Task>(2);
         _outputSink = StdioPumps.StartOutput(config.StandardOutput, helper.StandardOutput, pumps, OnOutputOverflow);
@@ -53,10 +65,22 @@ public sealed class SandboxProcess : IAsyncDisposable
         _outputPumps = Task.WhenAll(pumps);
         StdioPumps.StartInput(config.StandardInput, helper.StandardInput);
 
-        Publish(SandboxEventKind.Started, pid: pid);
+        if (_created)
+        {
+            InitPid = first.A;
+            Publish(SandboxEventKind.Created, pid: InitPid);
+        }
+        else if (earlyExit is null)
+        {
+            OnStarted(first);
+        }
+        else
+        {
+            // The wall-clock limit struck during setup: nothing ran.
+            _startState = Started;
+            Publish(SandboxEventKind.Started, pid: 0);
+        }
         _ = MonitorAsync(earlyExit);
-        if (config.CpuTimeLimit is { } cpuTimeLimit && cgroup is not null && earlyExit is null)
-            _ = WatchCpuTimeAsync(cpuTimeLimit);
         if (cancellationToken.CanBeCanceled)
             _cancellation = cancellationToken.Register(static p => ((SandboxProcess)p!).RequestKill(), this);
     }
@@ -65,23 +89,111 @@ public sealed class SandboxProcess : IAsyncDisposable
     public string Id { get; }
 
     /// <summary>
-    /// Host pid of the command (pid 2 inside a PID namespace, under the sandbox's init); 0 when
-    /// the wall-clock limit struck before the command started.
+    /// Host pid of the command (pid 2 inside a PID namespace, under the sandbox's init); 0 while
+    /// the sandbox is <see cref="SandboxState.Created"/>, and when the wall-clock limit struck
+    /// before the command started.
     /// </summary>
-    public int Pid { get; }
+    public int Pid => Volatile.Read(ref _pid);
 
-    /// <summary>When the sandbox was started.</summary>
-    public DateTimeOffset StartTime { get; }
+    /// <summary>
+    /// Host pid of the sandbox's init, the process that holds its namespaces (pid 1 inside a PID
+    /// namespace) and whose end is the sandbox's; 0 when the wall-clock limit struck during setup.
+    /// </summary>
+    public int InitPid { get; private set; }
+
+    /// <summary>
+    /// When the command was started; for a sandbox made by <see cref="Sandbox.CreateAsync"/>, when
+    /// it was created until <see cref="StartAsync(CancellationToken)"/> has started it.
+    /// </summary>
+    public DateTimeOffset StartTime => Volatile.Read(ref _startState) == Started ? _startTime : CreateTime;
+
+    /// <summary>When the sandbox was set up: its <see cref="Sandbox.StartAsync"/> or <see cref="Sandbox.CreateAsync"/> call.</summary>
+    public DateTimeOffset CreateTime { get; private init; }
 
     /// <summary>Whether the command has ended and its result is known.</summary>
     public bool HasExited => _exit.Task.IsCompleted;
 
     /// <summary>
-    /// Whether the sandbox runs, is paused (<see cref="PauseAsync"/>), or has ended. A
-    /// <see cref="SandboxProcess"/> exists only once its command has been executed, so it is never
-    /// in a state before that.
+    /// Whether the sandbox waits for its start (<see cref="Sandbox.CreateAsync"/>), runs, is
+    /// paused (<see cref="PauseAsync"/>), or has ended.
     /// </summary>
-    public SandboxState State => HasExited ? SandboxState.Exited : Volatile.Read(ref _paused) != 0 ? SandboxState.Paused : SandboxState.Running;
+    public SandboxState State =>
+        HasExited ? SandboxState.Exited
+        : Volatile.Read(ref _startState) != Started ? SandboxState.Created
+        : Volatile.Read(ref _paused) != 0 ? SandboxState.Paused
+        : SandboxState.Running;
+
+    /// <summary>
+    /// Starts the command of a sandbox made by <see cref="Sandbox.CreateAsync"/> (runc start) and
+    /// returns once it has been executed: <see cref="State"/> is then
+    /// <see cref="SandboxState.Running"/> and <see cref="Pid"/> the command's host pid. The
+    /// wall-clock limit counts from here. Cancelling <paramref name="cancellationToken"/> before
+    /// the command runs kills the sandbox.
+    /// </summary>
+    /// <exception cref="SandboxException">The command could not be executed (a missing program, say; the step,
+    /// errno and a hint say why). The sandbox has then ended and left nothing behind; <see cref="WaitForExitAsync"/> throws the same.</exception>
+    /// <exception cref="InvalidOperationException">The sandbox was not made by <see cref="Sandbox.CreateAsync"/>, has been started already, or has ended.</exception>
+    /// <exception cref="OperationCanceledException">The token was cancelled: the sandbox was killed (or, cancelled before the call, left as it was).</exception>
+    public async Task StartAsync(CancellationToken cancellationToken = default)
+    {
+        cancellationToken.ThrowIfCancellationRequested();
+        int state = Interlocked.CompareExchange(ref _startState, Starting, Created);
+        if (state != Created || HasExited)
+        {
+            throw new InvalidOperationException(HasExited ? $"Sandbox {Id} has ended; it cannot be started."
+                : state == Started && _created ? $"Sandbox {Id} has been started already; a created sandbox starts once."
+                : state == Started ? $"Sandbox {Id} was started by Sandbox.StartAsync; only a sandbox made by Sandbox.CreateAsync waits for StartAsync."
+                : $"Sandbox {Id} is being started already; a created sandbox starts once.");
+        }
+        Send(CmdStart, 0);
+        using (cancellationToken.Register(static p => ((SandboxProcess)p!).RequestKill(), this))
+        {
+            try
+            {
+                await _started.Task.ConfigureAwait(false);
+            }
+            catch (Exception) when (cancellationToken.IsCancellationRequested)
+            {
+                throw new OperationCanceledException(cancellationToken);
+            }
+            catch (Exception e)
+            {
+                var logger = _config.Logger;
+                if (logger.IsEnabled(Microsoft.Extensions.Logging.LogLevel.Error))
+                    SandboxLog.StartFailed(logger, Id, _command, (e as SandboxException)?.Step, (e as SandboxException)?.ErrorNumber ?? 0, e);
+                throw;
+            }
+        }
+        cancellationToken.ThrowIfCancellationRequested();
+        var log = _config.Logger;
+        if (log.IsEnabled(Microsoft.Extensions.Logging.LogLevel.Information))
+            SandboxLog.Started(log, Id, _command, Pid, _config.Namespaces, _config.Root.Kind, SandboxLog.DescribeLimits(_config));
+    }
+
+    /// <summary>A start that can no longer happen; observed here, so nobody has to wait for it.</summary>
+    private void FailStart(Exception e)
+    {
+        if (_started.TrySetException(e))
+            _ = _started.Task.Exception;
+    }
+
+    /// <summary>The command runs (STARTED came, first or after <see cref="StartAsync(CancellationToken)"/>): it is Running from here.</summary>
+    private void OnStarted(in Message started)
+    {
+        if (_created)
+        {
+            // A created sandbox's wall time, like its limit, counts from the start.
+            _startTimestamp = Stopwatch.GetTimestamp();
+            _startTime = DateTimeOffset.UtcNow;
+        }
+        Volatile.Write(ref _pid, started.A);
+        InitPid = started.B;
+        Volatile.Write(ref _startState, Started);
+        Publish(SandboxEventKind.Started, pid: started.A);
+        if (_config.CpuTimeLimit is { } cpuTimeLimit && _cgroup is not null)
+            _ = WatchCpuTimeAsync(cpuTimeLimit);
+        _started.TrySetResult();
+    }
 
     /// <summary>The command's standard input, when configured as <see cref="SandboxInput.Pipe"/>. Dispose it to send end of file.</summary>
     /// <exception cref="InvalidOperationException">Standard input is not a pipe.</exception>
@@ -139,6 +251,8 @@ public sealed class SandboxProcess : IAsyncDisposable
         if (Array.IndexOf(ForwardedSignals, signal) < 0)
             throw new ArgumentOutOfRangeException(nameof(signal), signal,
                 $"Signal {signal} cannot be sent to a sandboxed command; allowed: {string.Join(", ", ForwardedSignals)} and 9 (kills the sandbox).");
+        if (Volatile.Read(ref _startState) == Created && !HasExited)
+            throw new InvalidOperationException($"Sandbox {Id} has not been started, so there is no command to signal; start it with StartAsync, or end it with KillAsync.");
         if (!HasExited)
             Send(CmdSignal, signal);
     }
@@ -448,7 +562,8 @@ public sealed class SandboxProcess : IAsyncDisposable
     /// </summary>
     public async Task<SandboxResult> StopAsync(TimeSpan gracePeriod, CancellationToken cancellationToken = default)
     {
-        if (!HasExited)
+        // A created sandbox has no command to ask: it is killed at once.
+        if (!HasExited && Volatile.Read(ref _startState) != Created)
         {
             Send(CmdSignal, 15);
             try
@@ -567,7 +682,7 @@ public sealed class SandboxProcess : IAsyncDisposable
         }
     }
 
-    internal static async Task<SandboxProcess> StartAsync(string helperPath, SandboxConfiguration config, IReadOnlyList<string> command, CancellationToken cancellationToken)
+    internal static async Task<SandboxProcess> LaunchAsync(string helperPath, SandboxConfiguration config, IReadOnlyList<string> command, bool create, CancellationToken cancellationToken)
     {
         cancellationToken.ThrowIfCancellationRequested();
         string id = Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(6));
@@ -588,7 +703,7 @@ public sealed class SandboxProcess : IAsyncDisposable
         {
             var caller = HostIdentity.Current;
             SandboxStorage.Prepare(config, caller);
-            byte[] spec = SpecWriter.Write(config, command, caller, cgroup is null ? null : SandboxCgroups.JoinFor(cgroup));
+            byte[] spec = SpecWriter.Write(config, command, caller, cgroup is null ? null : SandboxCgroups.JoinFor(cgroup), waitForStart: create);
             helper = HelperLauncher.Launch(helperPath, spec, config);
         }
         catch (Exception e)
@@ -608,10 +723,9 @@ public sealed class SandboxProcess : IAsyncDisposable
             using (cancellationToken.Register(static h => SendCommand(((LaunchedHelper)h!).Control, CmdKill, 0), helper))
                 n = await helper.Control.ReceiveAsync(buffer).ConfigureAwait(false);
             var msg = Message.Parse(buffer.AsSpan(0, n));
-            if (msg.Type == MsgStarted)
-                return new SandboxProcess(helper, cgroup, config, id, msg.A, startTimestamp, startTime, null, cancellationToken);
-            if (msg.Type == MsgExited)
-                return new SandboxProcess(helper, cgroup, config, id, 0, startTimestamp, startTime, msg, cancellationToken); // the timeout struck during setup
+            // Exited first: killed (cancelled), or the timeout struck, during setup.
+            if (msg.Type == (create ? MsgCreated : MsgStarted) || msg.Type == MsgExited)
+                return new SandboxProcess(helper, cgroup, config, command, id, msg, startTimestamp, startTime, cancellationToken);
             throw msg.Type == MsgError
                 ? HelperErrors.ToException(msg.A, msg.B, msg.Detail, config)
                 : new SandboxException($"sandbox-helper (pid {helper.Pid}) ended before the command started{await DescribeHelperExitAsync(helper).ConfigureAwait(false)}.", "start sandbox-helper");
@@ -689,6 +803,8 @@ public sealed class SandboxProcess : IAsyncDisposable
                 }
                 if (msg.Type == MsgError)
                     error = msg;
+                else if (msg.Type == MsgStarted && _created)
+                    OnStarted(msg);
                 else if (msg.Type is MsgExecStarted or MsgExecError or MsgExecExited)
                     OnExecMessage(msg);
             }
@@ -723,11 +839,15 @@ public sealed class SandboxProcess : IAsyncDisposable
             }
             if (exited is not { } e)
             {
-                // The helper died without a report (killed from outside): processes it could
-                // not kill may still hold the output pipes, so do not wait for their end.
-                _exit.TrySetException(error is { } err
+                // The command of a created sandbox could not be executed (the error), or the
+                // helper died without a report (killed from outside): processes it could not
+                // kill may still hold the output pipes, so do not wait for their end.
+                var failure = error is { } err
                     ? HelperErrors.ToException(err.A, err.B, err.Detail, _config)
-                    : new SandboxException($"sandbox-helper of sandbox {Id} ended without reporting how the command ended; something outside killed it.", "supervise the sandbox"));
+                    : new SandboxException($"sandbox-helper of sandbox {Id} ended without reporting how the command ended; something outside killed it.", "supervise the sandbox");
+                failure.SandboxId = Id;
+                _exit.TrySetException(failure);
+                FailStart(failure); // after the exit: a failed start finds the sandbox Exited
                 _helper.StandardOutput?.Dispose();
                 _helper.StandardError?.Dispose();
                 return;
@@ -792,11 +912,13 @@ public sealed class SandboxProcess : IAsyncDisposable
                 Publish(SandboxEventKind.OomKilled);
             Publish(SandboxEventKind.Exited, pid: Pid, result: result);
             _exit.TrySetResult(result);
+            FailStart(new InvalidOperationException($"Sandbox {Id} ended ({verdict}) before its command was started."));
         }
         catch (Exception ex)
         {
             CloseExecs();
             _exit.TrySetException(ex);
+            FailStart(ex);
         }
         finally
         {

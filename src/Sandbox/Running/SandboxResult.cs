@@ -35,6 +35,12 @@ public enum SandboxVerdict
 /// <summary>Where a running sandbox is in its life (<see cref="SandboxProcess.State"/>).</summary>
 public enum SandboxState
 {
+    /// <summary>
+    /// The sandbox is set up (<see cref="Sandbox.CreateAsync"/>) and its command waits for
+    /// <see cref="SandboxProcess.StartAsync(CancellationToken)"/>.
+    /// </summary>
+    Created,
+
     /// <summary>The command has been executed and the sandbox runs.</summary>
     Running,
 

@@ -90,6 +90,7 @@ static void open_namespaces(const struct sbx_spec *spec)
     namespaces_opened = 1;
 }
 
+/* Once: a created sandbox sends them before it waits, so that commands can be exec'd into it. */
 static void send_namespaces(void)
 {
     if (n_namespace_fds > 0)
@@ -98,6 +99,50 @@ static void send_namespaces(void)
         report_send(report_fd, SBX_MSG_NAMESPACES, 0, 0, 0, NULL, 0); /* a sandbox of no namespace */
     while (n_namespace_fds > 0)
         close(namespace_fds[--n_namespace_fds]);
+    namespaces_opened = 0;
+}
+
+/* A created sandbox (SBX_REC_WAIT_FOR_START): everything is set up. Say so, then wait for the
+ * helper's SBX_CMD_START. Commands exec'd meanwhile may leave orphans, which are ours to reap.
+ * Forwarded signals stay blocked and pending: one the library sent right after the start
+ * reaches the command once it runs. End of file: the helper is gone, and the sandbox with it. */
+static void await_start(void)
+{
+    sigset_t chld;
+    sigemptyset(&chld);
+    sigaddset(&chld, SIGCHLD);
+    int chld_fd = signalfd(-1, &chld, SFD_CLOEXEC);
+    if (chld_fd < 0)
+        die(SBX_STEP_FORK, errno, "signalfd");
+    send_namespaces();
+    if (report_send(report_fd, SBX_MSG_CREATED, 0, 0, 0, NULL, 0) != 0)
+        _exit(125);
+    for (;;) {
+        struct pollfd fds[2] = {{.fd = report_fd, .events = POLLIN}, {.fd = chld_fd, .events = POLLIN}};
+        if (RETRY_EINTR(poll(fds, 2, -1)) < 0)
+            die(SBX_STEP_SUPERVISE, errno, "wait for the start");
+        if (fds[1].revents) {
+            struct signalfd_siginfo si;
+            ssize_t r = RETRY_EINTR(read(chld_fd, &si, sizeof si));
+            if (r != sizeof si)
+                die(SBX_STEP_SUPERVISE, r < 0 ? errno : EIO, "read signalfd");
+            while (waitpid(-1, NULL, WNOHANG) > 0) {
+            }
+        }
+        if (fds[0].revents) {
+            unsigned char msg[SBX_MSG_HEADER_SIZE];
+            ssize_t n = RETRY_EINTR(recv(report_fd, msg, sizeof msg, 0));
+            if (n <= 0)
+                _exit(125);
+            uint32_t type = 0;
+            if (n >= 4)
+                memcpy(&type, msg, 4);
+            if (type == SBX_CMD_START) {
+                close(chld_fd);
+                return;
+            }
+        }
+    }
 }
 
 /* After the helper wrote the maps, become the user namespace's root when it is mapped, so
@@ -188,6 +233,8 @@ static SBX_NORETURN void run_init(const struct sbx_spec *spec)
     int sfd = signalfd(-1, &mask, SFD_CLOEXEC);
     if (sfd < 0)
         die(SBX_STEP_FORK, errno, "signalfd");
+    if (spec->wait_for_start)
+        await_start();
 
     /* exec channel: close-on-exec, so end of file means the exec succeeded. */
     int exec_pair[2];

@@ -140,6 +140,7 @@ int main(int argc, char **argv)
         .control_fd = SBX_FD_CONTROL,
         .has_pid_ns = (spec.namespaces & SBX_NS_PID) != 0,
         .timeout_ms = spec.timeout_ms,
+        .waits_for_start = spec.wait_for_start,
     };
     if (spec.namespaces & SBX_NS_USER) {
         /* idmap_write dies on failure; the child then sees end of file and exits, and

@@ -100,6 +100,10 @@
 /* no payload - once: the command's stdin is a terminal the library allocated for it; it
  * becomes the command's controlling terminal (TIOCSCTTY in its new session) */
 #define SBX_REC_TERMINAL 28
+/* no payload - once, never in an exec's spec: the sandbox is created but its command waits.
+ * init sets everything up, the helper reports SBX_MSG_CREATED, and the command starts only on
+ * SBX_CMD_START; the timeout counts from then */
+#define SBX_REC_WAIT_FOR_START 29
 
 /* security flags */
 #define SBX_SECURITY_ALLOW_NEW_PRIVS 0x01 /* no PR_SET_NO_NEW_PRIVS: setuid binaries work */
@@ -175,8 +179,9 @@
 
 /* helper -> library */
 #define SBX_MSG_ERROR 1   /* a = step (SBX_STEP_*), b = errno, detail = path or text */
-#define SBX_MSG_STARTED 2 /* a = host pid of the command (0 if unknown); inside the helper
-                           * only, b = 1 when SCM_CREDENTIALS carry the command's pid */
+#define SBX_MSG_STARTED 2 /* a = host pid of the command (0 if unknown), b = host pid of init;
+                           * from init to the helper, b = 1 when SCM_CREDENTIALS carry the
+                           * command's pid */
 #define SBX_MSG_EXITED 3  /* a = SBX_EXIT_*, b = exit code or signal, c = SBX_REASON_* */
 /* Commands exec'd into the running sandbox (SBX_CMD_EXEC); every one ends with exactly one
  * EXEC_ERROR, or with EXEC_STARTED and later EXEC_EXITED, all before the sandbox's EXITED. */
@@ -187,6 +192,9 @@
  * exec'd commands join: one fd per namespace the spec asks for, in the order user, mnt, pid,
  * net, uts, ipc, cgroup, time (the time namespace init made for its children) */
 #define SBX_MSG_NAMESPACES 7
+/* with SBX_REC_WAIT_FOR_START: the sandbox is set up and waits for SBX_CMD_START; a = host
+ * pid of its init (from init to the helper: no fields) */
+#define SBX_MSG_CREATED 8
 
 /* library -> helper */
 #define SBX_CMD_SIGNAL 101 /* a = signal, delivered to the command: one of the forwarded
@@ -202,6 +210,10 @@
 /* the answer to SBX_MSG_EXITED: the library has the report and removes the cgroups itself;
  * the helper exits (until then its pid stays the library's to open a pidfd on) */
 #define SBX_CMD_DONE 105
+/* start the command of a sandbox created with SBX_REC_WAIT_FOR_START (ignored otherwise, and
+ * after the first); the helper passes it on to init over the report channel. The answer is
+ * SBX_MSG_STARTED, or SBX_MSG_ERROR when the command cannot be executed */
+#define SBX_CMD_START 106
 /* end of file on the control channel: the library is gone; kill everything, remove the
  * cgroups, exit */
 

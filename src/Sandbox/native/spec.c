@@ -357,6 +357,10 @@ int spec_parse(const uint8_t *buf, size_t len, struct sbx_spec *spec, char *err,
             if (spec->terminal++ || size != 0)
                 goto bad_record;
             break;
+        case SBX_REC_WAIT_FOR_START:
+            if (spec->wait_for_start++ || size != 0)
+                goto bad_record;
+            break;
         case SBX_REC_CGROUP_UNIFIED:
             if (spec->cgroup_unified != NULL || (spec->cgroup_unified = take_string(&p, size, &a)) == NULL || !is_absolute_path(spec->cgroup_unified))
                 goto bad_record;

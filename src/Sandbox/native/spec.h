@@ -69,6 +69,7 @@ struct sbx_spec {
     } *landlock_rules;
     size_t n_landlock_rules;
     int terminal; /* stdin becomes the controlling terminal */
+    int wait_for_start; /* SBX_REC_WAIT_FOR_START */
 
     void *arena_; /* owns every string and array above */
 };

@@ -157,10 +157,10 @@ static ssize_t receive_report(struct sandbox *sb, unsigned char *msg, size_t siz
         sb->exec_ready = 1;
     /* With SO_PASSCRED the kernel attaches the sender's own credentials to every message;
      * only a STARTED that says so carries the command's. */
-    if (type == SBX_MSG_STARTED && with_creds == 1) {
-        memset(msg + 8, 0, 4);
+    if (type == SBX_MSG_STARTED && with_creds == 1)
         memcpy(msg + 4, &host_pid, 4);
-    }
+    if (type == SBX_MSG_STARTED)
+        memcpy(msg + 8, &sb->init_pid, 4);
     return n;
 }
 
@@ -233,18 +233,25 @@ static void relay(int to_fd, const unsigned char *msg, ssize_t len)
         RETRY_EINTR(send(to_fd, msg, (size_t)len, MSG_NOSIGNAL));
 }
 
+/* The wall-clock limit counts from the command's start: at once, or on SBX_CMD_START for a
+ * created sandbox. Returns the timerfd, or -1 without a limit. */
+static int start_timeout(struct sandbox *sb)
+{
+    if (sb->timeout_ms == 0)
+        return -1;
+    int timer_fd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC);
+    struct itimerspec its = {.it_value = {.tv_sec = (time_t)(sb->timeout_ms / 1000), .tv_nsec = (long)(sb->timeout_ms % 1000) * 1000000}};
+    if (timer_fd < 0 || timerfd_settime(timer_fd, 0, &its, NULL) != 0) {
+        report_error(SBX_STEP_SUPERVISE, errno, "timer for the %llu ms timeout", (unsigned long long)sb->timeout_ms);
+        kill_sandbox(sb);
+        finish(sb->control_fd, 1);
+    }
+    return timer_fd;
+}
+
 void supervise(struct sandbox *sb)
 {
-    int timer_fd = -1;
-    if (sb->timeout_ms > 0) {
-        timer_fd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC);
-        struct itimerspec its = {.it_value = {.tv_sec = (time_t)(sb->timeout_ms / 1000), .tv_nsec = (long)(sb->timeout_ms % 1000) * 1000000}};
-        if (timer_fd < 0 || timerfd_settime(timer_fd, 0, &its, NULL) != 0) {
-            report_error(SBX_STEP_SUPERVISE, errno, "timer for the %llu ms timeout", (unsigned long long)sb->timeout_ms);
-            kill_sandbox(sb);
-            finish(sb->control_fd, 1);
-        }
-    }
+    int timer_fd = sb->waits_for_start ? -1 : start_timeout(sb);
 
     int kill_reason = -1; /* SBX_REASON_* once we killed the sandbox */
     int exit_kind = 0, exit_value = 0; /* from init's SBX_MSG_EXITED */
@@ -307,6 +314,11 @@ void supervise(struct sandbox *sb)
                 }
             } else if (type == SBX_CMD_EXEC_SIGNAL && (arg2 == SIGKILL || is_forwarded_signal(arg2))) {
                 exec_signal(&execs, arg, arg2);
+            } else if (type == SBX_CMD_START && sb->waits_for_start && !init_gone && kill_reason < 0) {
+                sb->waits_for_start = 0;
+                /* A failed send means init is gone: its pidfd says so next. */
+                report_send(sb->report_fd, SBX_CMD_START, 0, 0, 0, NULL, 0);
+                timer_fd = start_timeout(sb);
             }
         }
         if (fds[3].revents) {
@@ -324,6 +336,8 @@ void supervise(struct sandbox *sb)
                     memcpy(&exit_kind, msg + 4, 4);
                     memcpy(&exit_value, msg + 8, 4);
                 } else if (type != SBX_MSG_NAMESPACES) {
+                    if (type == SBX_MSG_CREATED)
+                        memcpy(msg + 4, &sb->init_pid, 4); /* init cannot know its host pid */
                     relay(sb->control_fd, msg, n);
                 }
             }

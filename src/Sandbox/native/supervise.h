@@ -18,6 +18,7 @@ struct sandbox {
     int control_fd;   /* SEQPACKET to and from the library */
     int has_pid_ns;   /* killing init then kills everything inside */
     uint64_t timeout_ms;
+    int waits_for_start; /* created: the command starts on SBX_CMD_START (and the timeout then) */
     /* The sandbox's cgroup directories: removed here if the library dies (it removes them
      * itself otherwise, after reading their accounting). */
     char *cgroup_dirs[SBX_MAX_CGROUP_PATHS + 1];
