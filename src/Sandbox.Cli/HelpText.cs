@@ -17,6 +17,7 @@ internal static class HelpText
           -v, --version    Print version information and quit
 
         Commands:
+          create      Set up a sandbox in the background without starting its command
           exec        Run a command in a running sandbox (one started with 'run -d')
           image       Import, list and remove the images 'run --image' runs
           inspect     Print a sandbox's state, and its result once it has ended, as JSON
@@ -27,6 +28,7 @@ internal static class HelpText
           ps          List the sandboxes started with 'run -d'
           rm          Remove an ended sandbox's state and logs
           run         Run a command in a fresh sandbox
+          start       Start the command of a sandbox made by 'create'
           stats       Print a running sandbox's resource usage
           stop        Stop a running sandbox: SIGTERM, then SIGKILL after a grace period
           top         List the processes of a running sandbox
@@ -321,10 +323,33 @@ internal static class HelpText
 
         """;
 
+    public const string Create =
+        """
+
+        Usage:  sandbox create [OPTIONS] [--] COMMAND [ARG...]
+                sandbox create [OPTIONS] --image PATH [[--] COMMAND [ARG...]]
+
+        Set up a sandbox in the background, as 'sandbox run -d' does, but do not start its
+        command: its namespaces, mounts, id maps and cgroup exist, and its init waits for
+        'sandbox start ID'. Print its id. Meanwhile 'exec' runs commands in it, and 'kill',
+        'stop' or 'rm -f' end it. The command is looked up when it starts, so a missing program
+        makes 'start' fail (and the sandbox end), not 'create'. --timeout counts from the start.
+
+        Options: those of 'sandbox run' (see 'sandbox run --help'), except -d (implied), -i,
+        -t and --report.
+
+        Examples:
+          id=$(sandbox create --memory 256m -- python3 server.py)
+          sandbox exec $id -- cp /tmp/config.json /srv/
+          sandbox start $id
+
+        """;
+
     public const string Lifecycle =
         """
 
         Usage:  sandbox ps [-a] [-q]
+                sandbox start SANDBOX
                 sandbox top SANDBOX
                 sandbox stats [--no-stream] SANDBOX
                 sandbox logs [-t] SANDBOX
@@ -335,8 +360,9 @@ internal static class HelpText
                 sandbox kill [-s SIGNAL] SANDBOX
                 sandbox rm [-f] SANDBOX
 
-        Manage sandboxes started with 'sandbox run -d'. SANDBOX is an id or a unique prefix of
-        one. 'ps' lists running ones (-a: ended ones too; -q: ids alone). 'logs' prints the
+        Manage sandboxes started with 'sandbox run -d' or made by 'sandbox create'. SANDBOX is
+        an id or a unique prefix of one. 'ps' lists created and running ones (-a: ended ones
+        too; -q: ids alone). 'start' starts a created sandbox's command. 'logs' prints the
         output (-t: each line with the time it arrived). 'stats' prints usage every second
         until interrupted (--no-stream: once). 'stop' sends SIGTERM and kills
         the sandbox after SECONDS (default 10). 'kill' sends SIGKILL, or -s SIGNAL (a number

@@ -9,11 +9,14 @@ return args switch
     ["help", "volume"] => await PrintAsync(HelpText.Volume),
     ["help", "probe"] => await PrintAsync(ProbeCommand.Help),
     ["-v" or "--version", ..] => await PrintAsync(HelpText.Version + "\n"),
+    ["help", "create"] => await PrintAsync(HelpText.Create),
     ["run", .. var rest] => await RunCommand.ExecuteAsync(rest),
-    [Sandboxing.Cli.Lifecycle.Monitor.Verb, .. var rest] => await Sandboxing.Cli.Lifecycle.Monitor.RunAsync(rest),
+    ["create", .. var rest] => await RunCommand.ExecuteAsync(rest, create: true),
+    [Sandboxing.Cli.Lifecycle.Monitor.Verb, .. var rest] => await Sandboxing.Cli.Lifecycle.Monitor.RunAsync(rest, create: false),
+    [Sandboxing.Cli.Lifecycle.Monitor.CreateVerb, .. var rest] => await Sandboxing.Cli.Lifecycle.Monitor.RunAsync(rest, create: true),
     ["help", "exec"] => await PrintAsync(HelpText.Exec),
-    ["help", "ps" or "top" or "stats" or "logs" or "inspect" or "pause" or "unpause" or "stop" or "kill" or "rm"] => await PrintAsync(HelpText.Lifecycle),
-    [var verb and ("exec" or "ps" or "top" or "stats" or "logs" or "inspect" or "pause" or "unpause" or "stop" or "kill" or "rm"), .. var rest] =>
+    ["help", "ps" or "start" or "top" or "stats" or "logs" or "inspect" or "pause" or "unpause" or "stop" or "kill" or "rm"] => await PrintAsync(HelpText.Lifecycle),
+    [var verb and ("exec" or "ps" or "start" or "top" or "stats" or "logs" or "inspect" or "pause" or "unpause" or "stop" or "kill" or "rm"), .. var rest] =>
         await Sandboxing.Cli.Lifecycle.LifecycleCommands.ExecuteAsync(verb, rest),
     ["image", .. var rest] => await StoreCommands.ImageAsync(rest),
     ["volume", .. var rest] => await StoreCommands.VolumeAsync(rest),

@@ -10,12 +10,18 @@ namespace Sandboxing.Cli;
 /// </summary>
 internal static class RunCommand
 {
-    public static async Task<int> ExecuteAsync(IReadOnlyList<string> args)
+    /// <param name="args">run's options and command.</param>
+    /// <param name="create">'sandbox create': set the sandbox up in the background, started later by 'sandbox start'.</param>
+    public static async Task<int> ExecuteAsync(IReadOnlyList<string> args, bool create = false)
     {
         RunOptions options;
         try
         {
             options = RunOptionsParser.Parse(args, CallerContext.Current);
+            if (create && !options.ShowHelp && (options.Tty || options.Interactive))
+                throw new CliUsageException("create sets the sandbox up in the background, where it has no terminal or input of ours; drop -i/-t (and use 'sandbox exec -it ID sh' to work inside it)");
+            if (create && !options.ShowHelp && options.ReportPath is not null)
+                throw new CliUsageException("--report is written when the command ends, which create does not wait for; 'sandbox inspect ID' shows the result later");
         }
         catch (CliUsageException e)
         {
@@ -24,11 +30,11 @@ internal static class RunCommand
         }
         if (options.ShowHelp)
         {
-            await Console.Out.WriteAsync(HelpText.Run).ConfigureAwait(false);
+            await Console.Out.WriteAsync(create ? HelpText.Create : HelpText.Run).ConfigureAwait(false);
             return 0;
         }
-        if (options.Detach)
-            return await Lifecycle.Monitor.DetachAsync(args).ConfigureAwait(false);
+        if (options.Detach || create)
+            return await Lifecycle.Monitor.DetachAsync(args, create).ConfigureAwait(false);
 
         // Registered before the import and the start, so a Ctrl-C while an image is unpacked or
         // the sandbox is set up is not lost.

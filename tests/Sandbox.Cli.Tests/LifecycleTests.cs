@@ -85,6 +85,76 @@ public sealed class LifecycleTests : IDisposable
     }
 
     [Fact]
+    public async Task Create_sets_a_sandbox_up_that_exec_works_in_and_start_runs_its_command_once()
+    {
+        string token = $"{Random.Shared.Next(100000, 999999)}.{Random.Shared.Next(1000, 9999)}";
+        var created = await RunAsync("create", "--hostname", "made", "--", "/bin/sh", "-c", $"echo ran on $(hostname); exec sleep {token}");
+        Assert.True(created.ExitCode == 0, created.ToString());
+        string id = created.StandardOutput.Trim();
+        Assert.Matches("^[0-9a-f]{12}$", id);
+
+        Assert.Contains("created", (await RunAsync("ps")).StandardOutput);
+        Assert.Equal(0, JsonDocument.Parse((await RunAsync("inspect", id)).StandardOutput).RootElement.GetProperty("pid").GetInt32());
+        Assert.Empty(PidsWithArgument(token)); // the command has not run
+        var inside = await RunAsync("exec", id, "sh", "-c", "hostname; n=0; for d in /proc/[0-9]*; do n=$((n+1)); done; echo $n");
+        Assert.Equal("made\n2\n", inside.StandardOutput); // init and the exec'd shell
+        Assert.Equal("", (await RunAsync("logs", id)).StandardOutput);
+
+        var start = await RunAsync("start", id[..5]);
+        Assert.True(start.ExitCode == 0, start.ToString());
+        Assert.Equal(id + "\n", start.StandardOutput);
+        Assert.Single(PidsWithArgument(token));
+        var state = JsonDocument.Parse((await RunAsync("inspect", id)).StandardOutput).RootElement;
+        Assert.Equal("running", state.GetProperty("status").GetString());
+        Assert.Equal(Assert.Single(PidsWithArgument(token)), state.GetProperty("pid").GetInt32());
+        var again = await RunAsync("start", id);
+        Assert.Equal(125, again.ExitCode);
+        Assert.Contains("started already", again.StandardError);
+
+        var deadline = DateTime.UtcNow.AddSeconds(30);
+        string logs;
+        while ((logs = (await RunAsync("logs", id)).StandardOutput) == "" && DateTime.UtcNow < deadline)
+            await Task.Yield();
+        Assert.Equal("ran on made\n", logs);
+        Assert.Equal(0, (await RunAsync("rm", "-f", id)).ExitCode);
+        Assert.Empty(PidsWithArgument(token));
+    }
+
+    [Fact]
+    public async Task A_created_sandbox_whose_program_is_missing_fails_its_start_and_ends_and_bad_create_options_are_refused()
+    {
+        var created = await RunAsync("create", "--", "no-such-program");
+        Assert.True(created.ExitCode == 0, created.ToString());
+        string id = created.StandardOutput.Trim();
+        var start = await RunAsync("start", id);
+        Assert.Equal(125, start.ExitCode);
+        Assert.Contains("no-such-program", start.StandardError);
+        // One line: the library's reason and hint, not a pointer to help for a command line that was right.
+        Assert.StartsWith("sandbox: could not find the command", start.StandardError);
+        Assert.DoesNotContain("See '", start.StandardError);
+        Assert.False(start.StandardError.TrimEnd().EndsWith("..", StringComparison.Ordinal), start.StandardError);
+        // The monitor records the end as it exits.
+        var deadline = DateTime.UtcNow.AddSeconds(30);
+        string ps;
+        while (!(ps = (await RunAsync("ps", "-a")).StandardOutput).Contains("exited") && DateTime.UtcNow < deadline)
+            await Task.Yield();
+        Assert.Contains("exited (failed: see inspect)", ps);
+        Assert.Contains("no-such-program", (await RunAsync("inspect", id)).StandardOutput);
+        Assert.Equal(0, (await RunAsync("rm", id)).ExitCode);
+
+        var killed = (await RunAsync("create", "--", "/bin/true")).StandardOutput.Trim();
+        Assert.Equal(0, (await RunAsync("kill", killed)).ExitCode);
+        Assert.Contains("exited (137, canceled)", (await RunAsync("ps", "-a")).StandardOutput);
+        Assert.Equal(0, (await RunAsync("rm", killed)).ExitCode);
+
+        var tty = await RunAsync("create", "-t", "--", "/bin/sh");
+        Assert.Equal(125, tty.ExitCode);
+        Assert.Contains("drop -i/-t", tty.StandardError);
+        Assert.Contains("Usage:  sandbox create", (await RunAsync("create", "--help")).StandardOutput);
+        Assert.Empty(Directory.EnumerateFileSystemEntries(_state));
+    }
+
+    [Fact]
     public async Task Pause_freezes_every_process_until_unpause()
     {
         string id = await StartDetachedAsync("/bin/sh", "-c", "while :; do :; done");

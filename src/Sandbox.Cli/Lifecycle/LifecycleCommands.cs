@@ -30,7 +30,7 @@ internal static class LifecycleCommands
                 "stats" => await StatsAsync(store, args).ConfigureAwait(false),
                 "logs" => await LogsAsync(store, args).ConfigureAwait(false),
                 "inspect" => await InspectAsync(store, One(args, verb)).ConfigureAwait(false),
-                "pause" or "unpause" => await SimpleAsync(store, One(args, verb), new ControlRequest { Op = verb }).ConfigureAwait(false),
+                "pause" or "unpause" or "start" => await SimpleAsync(store, One(args, verb), new ControlRequest { Op = verb }).ConfigureAwait(false),
                 "stop" => await StopAsync(store, args).ConfigureAwait(false),
                 "kill" => await KillAsync(store, args).ConfigureAwait(false),
                 "rm" => await RemoveAsync(store, args).ConfigureAwait(false),

@@ -17,16 +17,18 @@ namespace Sandboxing.Cli.Lifecycle;
 internal static partial class Monitor
 {
     public const string Verb = "__monitor";
+    /// <summary>The monitor of 'sandbox create': it creates the sandbox and starts it on request.</summary>
+    public const string CreateVerb = "__monitor-created";
     private const string Started = "started ", Failed = "failed ";
 
     /// <summary>The CLI's side: start the monitor, wait for its one line, print the id.</summary>
-    public static async Task<int> DetachAsync(IReadOnlyList<string> runArgs)
+    public static async Task<int> DetachAsync(IReadOnlyList<string> runArgs, bool create)
     {
         var start = new ProcessStartInfo(Environment.ProcessPath!) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
         // Under "dotnet Sandbox.Cli.dll" the process is dotnet, and the dll its first argument.
         if (Path.GetFileNameWithoutExtension(Environment.ProcessPath) == "dotnet")
             start.ArgumentList.Add(Environment.GetCommandLineArgs()[0]);
-        start.ArgumentList.Add(Verb);
+        start.ArgumentList.Add(create ? CreateVerb : Verb);
         foreach (var arg in runArgs)
             start.ArgumentList.Add(arg);
         using var monitor = Process.Start(start)!;
@@ -47,7 +49,7 @@ internal static partial class Monitor
     private static Images.FileLock? s_alive;
 
     /// <summary>The monitor itself.</summary>
-    public static async Task<int> RunAsync(IReadOnlyList<string> runArgs)
+    public static async Task<int> RunAsync(IReadOnlyList<string> runArgs, bool create)
     {
         setsid(); // no terminal of the caller's, no signals from it
         StateStore store;
@@ -78,7 +80,10 @@ internal static partial class Monitor
                 .WithStandardError(RunCommand.ToStream(stderrLog, timestamps: true, options));
             try
             {
-                process = await builder.Build().StartAsync(options.Command).ConfigureAwait(false);
+                var sandbox = builder.Build();
+                process = create
+                    ? await sandbox.CreateAsync(options.Command).ConfigureAwait(false)
+                    : await sandbox.StartAsync(options.Command).ConfigureAwait(false);
             }
             catch
             {
@@ -104,8 +109,7 @@ internal static partial class Monitor
         }
         catch (Exception e) when (e is SandboxException or CliUsageException or Images.ImageException or IOException or UnauthorizedAccessException)
         {
-            string message = e.Message.StartsWith("Sandbox ", StringComparison.Ordinal) ? e.Message["Sandbox ".Length..] : e.Message;
-            Console.WriteLine(Failed + message.ReplaceLineEndings(" "));
+            Console.WriteLine(Failed + WithoutSandboxPrefix(e.Message).ReplaceLineEndings(" "));
             return ExitCodes.CannotStart;
         }
 
@@ -114,8 +118,8 @@ internal static partial class Monitor
             var record = new SandboxRecord
             {
                 Id = process.Id,
-                Status = "running",
-                Created = process.StartTime,
+                Status = create ? "created" : "running",
+                Created = process.CreateTime,
                 MonitorPid = Environment.ProcessId,
                 Pid = process.Pid,
                 Command = [.. options.Command],
@@ -155,6 +159,10 @@ internal static partial class Monitor
         }
         return 0;
     }
+
+    /// <summary>"Sandbox could not ..." reads as "sandbox: could not ..." after the CLI's own prefix.</summary>
+    private static string WithoutSandboxPrefix(string message) =>
+        message.StartsWith("Sandbox ", StringComparison.Ordinal) ? message["Sandbox ".Length..] : message;
 
     private static FileStream OpenLog(string path) =>
         new(path, new FileStreamOptions { Mode = FileMode.CreateNew, Access = FileAccess.Write, Share = FileShare.Read, BufferSize = 0, UnixCreateMode = UnixFileMode.UserRead | UnixFileMode.UserWrite });
@@ -233,7 +241,7 @@ internal static partial class Monitor
                     // Whatever a client sends, the monitor answers and goes on.
                     try
                     {
-                        ControlChannel.Send(channel, new ControlResponse { Error = e.Message, Step = (e as SandboxException)?.Step });
+                        ControlChannel.Send(channel, new ControlResponse { Error = WithoutSandboxPrefix(e.Message), Step = (e as SandboxException)?.Step });
                     }
                     catch (Exception)
                     {
@@ -270,8 +278,12 @@ internal static partial class Monitor
                     return new ControlResponse { Ok = true };
                 case "unpause":
                     await process.ResumeAsync().ConfigureAwait(false);
-                    SetStatus("running");
+                    SetStatus(process.State == SandboxState.Created ? "created" : "running");
                     return new ControlResponse { Ok = true };
+                case "start":
+                    await process.StartAsync().ConfigureAwait(false);
+                    Update(r => r with { Status = process.State == SandboxState.Paused ? "paused" : "running", Pid = process.Pid });
+                    return new ControlResponse { Ok = true, Pid = process.Pid };
                 case "stop":
                     var stopped = await process.StopAsync(TimeSpan.FromSeconds(Math.Clamp(double.IsFinite(request.GraceSeconds) ? request.GraceSeconds : 0, 0, 86400))).ConfigureAwait(false);
                     return new ControlResponse { Ok = true, Result = RunReport.From(stopped) };
@@ -285,11 +297,13 @@ internal static partial class Monitor
             }
         }
 
-        private void SetStatus(string status)
+        private void SetStatus(string status) => Update(r => r with { Status = status });
+
+        private void Update(Func<SandboxRecord, SandboxRecord> change)
         {
             lock (_recordLock)
             {
-                Record = Record with { Status = status };
+                Record = change(Record);
                 if (!process.HasExited)
                     StateStore.Write(directory, Record);
             }
@@ -401,6 +415,7 @@ internal static class ControlChannel
         using var channel = TryConnect(store, id) ?? throw new CliUsageException($"sandbox {id} is not running");
         Send(channel, request);
         var response = await ReceiveAsync(channel).ConfigureAwait(false) ?? throw new CliUsageException($"sandbox {id} ended while it was asked to {request.Op}");
-        return response.Ok ? response : throw new CliUsageException(response.Error ?? $"{request.Op} failed");
+        // What the monitor reports is a failure of the request, not of the command line: no help suffix.
+        return response.Ok ? response : throw new CliUsageException(response.Error ?? $"{request.Op} failed", helpCommand: null);
     }
 }

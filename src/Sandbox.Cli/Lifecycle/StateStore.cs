@@ -117,7 +117,7 @@ internal sealed class StateStore
 internal sealed record SandboxRecord
 {
     public required string Id { get; init; }
-    public required string Status { get; init; } // running, paused, exited
+    public required string Status { get; init; } // created, running, paused, exited
     public required DateTimeOffset Created { get; init; }
     public required int MonitorPid { get; init; }
     public required int Pid { get; init; }
@@ -131,7 +131,7 @@ internal sealed record SandboxRecord
 /// <summary>A request to a sandbox's monitor: one JSON message on its control socket.</summary>
 internal sealed record ControlRequest
 {
-    public required string Op { get; init; } // state, top, stats, pause, unpause, stop, kill, exec, signal
+    public required string Op { get; init; } // state, top, stats, pause, unpause, start, stop, kill, exec, signal
     public int Signal { get; init; }
     public double GraceSeconds { get; init; }
     public IReadOnlyList<string>? Command { get; init; }
