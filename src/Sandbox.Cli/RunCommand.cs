@@ -19,9 +19,9 @@ internal static class RunCommand
         {
             options = RunOptionsParser.Parse(args, CallerContext.Current);
             if (create && !options.ShowHelp && (options.Tty || options.Interactive))
-                throw new CliUsageException("create sets the sandbox up in the background, where it has no terminal or input of ours; drop -i/-t (and use 'sandbox exec -it ID sh' to work inside it)");
+                throw new CliUsageException("create sets the sandbox up in the background, where it has no terminal or input of ours; drop -i/-t (and use 'sandbox exec -it ID sh' to work inside it)", "sandbox create --help");
             if (create && !options.ShowHelp && options.ReportPath is not null)
-                throw new CliUsageException("--report is written when the command ends, which create does not wait for; 'sandbox inspect ID' shows the result later");
+                throw new CliUsageException("--report is written when the command ends, which create does not wait for; 'sandbox inspect ID' shows the result later", "sandbox create --help");
         }
         catch (CliUsageException e)
         {

@@ -103,15 +103,23 @@ public sealed class LifecycleTests : IDisposable
         var start = await RunAsync("start", id[..5]);
         Assert.True(start.ExitCode == 0, start.ToString());
         Assert.Equal(id + "\n", start.StandardOutput);
-        Assert.Single(PidsWithArgument(token));
+        // start returns once the shell runs; it execs the sleep a moment later (bounded wait).
+        var deadline = DateTime.UtcNow.AddSeconds(30);
+        while (PidsWithArgument(token).Count == 0 && DateTime.UtcNow < deadline)
+            await Task.Yield();
         var state = JsonDocument.Parse((await RunAsync("inspect", id)).StandardOutput).RootElement;
         Assert.Equal("running", state.GetProperty("status").GetString());
-        Assert.Equal(Assert.Single(PidsWithArgument(token)), state.GetProperty("pid").GetInt32());
+        Assert.Equal(Assert.Single(PidsWithArgument(token)), state.GetProperty("pid").GetInt32()); // the shell exec'd it: one pid
         var again = await RunAsync("start", id);
         Assert.Equal(125, again.ExitCode);
         Assert.Contains("started already", again.StandardError);
+        string other = (await RunAsync("create", "--", "/bin/true")).StandardOutput.Trim();
+        var signal = await RunAsync("kill", "-s", "TERM", other);
+        Assert.Equal(125, signal.ExitCode);
+        Assert.Contains("'sandbox start' it", signal.StandardError);
+        Assert.Equal(0, (await RunAsync("rm", "-f", other)).ExitCode);
 
-        var deadline = DateTime.UtcNow.AddSeconds(30);
+        deadline = DateTime.UtcNow.AddSeconds(30);
         string logs;
         while ((logs = (await RunAsync("logs", id)).StandardOutput) == "" && DateTime.UtcNow < deadline)
             await Task.Yield();
@@ -150,6 +158,12 @@ public sealed class LifecycleTests : IDisposable
         var tty = await RunAsync("create", "-t", "--", "/bin/sh");
         Assert.Equal(125, tty.ExitCode);
         Assert.Contains("drop -i/-t", tty.StandardError);
+        Assert.Contains("See 'sandbox create --help'", tty.StandardError);
+        string detached = (await RunAsync("run", "-d", "--", "/bin/sleep", "1000")).StandardOutput.Trim();
+        var notCreated = await RunAsync("start", detached);
+        Assert.Equal(125, notCreated.ExitCode);
+        Assert.Contains("only a sandbox made by 'sandbox create'", notCreated.StandardError);
+        Assert.Equal(0, (await RunAsync("rm", "-f", detached)).ExitCode);
         Assert.Contains("Usage:  sandbox create", (await RunAsync("create", "--help")).StandardOutput);
         Assert.Empty(Directory.EnumerateFileSystemEntries(_state));
     }

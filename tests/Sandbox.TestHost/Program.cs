@@ -162,6 +162,6 @@ switch (args.FirstOrDefault())
         return 0;
     }
     default:
-        Console.Error.WriteLine("usage: Sandbox.TestHost probe | hold TOKEN [nopid] | statuses | limits | overlay SCRIPT LAYER... | image STORE PATH SCRIPT | exec SCRIPT");
+        Console.Error.WriteLine("usage: Sandbox.TestHost probe | hold TOKEN [nopid] | statuses | limits | overlay SCRIPT LAYER... | image STORE PATH SCRIPT | exec SCRIPT | create SCRIPT");
         return 2;
 }

@@ -109,8 +109,7 @@ public class CreateStartTests
         Assert.Same(e, await Assert.ThrowsAsync<SandboxException>(() => p.WaitForExitAsync()));
         Assert.Equal(SandboxState.Exited, p.State);
         await p.DisposeAsync();
-        Assert.False(File.Exists($"/proc/{init}/stat") && File.ReadAllText($"/proc/{init}/comm").Trim() == "sandbox-helper"
-            && Sandboxes.ParentOf(init) == Environment.ProcessId, "init is left");
+        await Sandboxes.WaitForHostProcessExitAsync(init, TimeSpan.FromSeconds(5)); // init is gone (or throws)
         AssertNoCgroupLeft(p.Id);
     }
 
@@ -162,6 +161,54 @@ public class CreateStartTests
         q.Signal(15);
         var r = await q.WaitForExitAsync().WaitAsync(TimeSpan.FromSeconds(30));
         Assert.Equal(7, r.ExitCode);
+    }
+
+    [Fact]
+    public async Task A_paused_or_cancelled_start_is_refused_and_the_sandbox_still_starts_afterwards()
+    {
+        var sandbox = new SandboxBuilder().WithCgroup().WithStandardOutput(SandboxOutput.Pipe).Build();
+        await using var p = await sandbox.CreateAsync(["/bin/sh", "-c", "echo $$; exec sleep 1000"]);
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => p.StartAsync(new CancellationToken(canceled: true)));
+        Assert.Equal(SandboxState.Created, p.State);
+
+        // Its init is frozen with the rest: it could not start the command.
+        await p.PauseAsync();
+        Assert.Equal(SandboxState.Paused, p.State);
+        Assert.Contains("resume it first", (await Assert.ThrowsAsync<InvalidOperationException>(() => p.StartAsync())).Message);
+        await p.ResumeAsync();
+        Assert.Equal(SandboxState.Created, p.State);
+
+        await p.StartAsync();
+        Assert.Equal(SandboxState.Running, p.State);
+        Assert.Equal("2", await new StreamReader(p.StandardOutput).ReadLineAsync().WaitAsync(TimeSpan.FromSeconds(30)));
+        Assert.Equal(SandboxVerdict.Canceled, (await p.KillAsync()).Verdict);
+    }
+
+    [Fact]
+    public async Task A_plain_start_knows_its_init_even_when_the_command_ends_at_once()
+    {
+        var sandbox = new SandboxBuilder().Build();
+        for (int i = 0; i < 20; i++)
+        {
+            await using var p = await sandbox.StartAsync(["/bin/true"]);
+            Assert.True(p.InitPid > 0 && p.InitPid != p.Pid, $"init {p.InitPid}, command {p.Pid}");
+            Assert.Equal(p.StartTime, p.CreateTime);
+        }
+    }
+
+    [Fact]
+    public async Task A_start_that_cannot_execute_its_command_is_logged_once_as_a_failed_start()
+    {
+        var log = new CapturingLogger();
+        var sandbox = new SandboxBuilder().WithLogger(log).Build();
+        await using var p = await sandbox.CreateAsync(["no-such-program"]);
+        var created = await log.WaitForAsync("SandboxCreated", p.Id);
+        Assert.Equal(p.InitPid, created["InitPid"]);
+        await Assert.ThrowsAsync<SandboxException>(() => p.StartAsync());
+        var failed = await log.WaitForAsync("SandboxStartFailed", p.Id);
+        Assert.Equal("find the command", failed["Step"]);
+        await Assert.ThrowsAsync<SandboxException>(() => p.WaitForExitAsync());
+        Assert.Equal(["SandboxCreated", "SandboxStartFailed"], log.Events.Where(e => e.Level >= Microsoft.Extensions.Logging.LogLevel.Information).Select(e => e.Id.Name));
     }
 
     [Fact]

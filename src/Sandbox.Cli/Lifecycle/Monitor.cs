@@ -131,7 +131,7 @@ internal static partial class Monitor
             DetachStdio();
 
             using var stopAccepting = new CancellationTokenSource();
-            var server = new Server(process, directory, record, stopAccepting.Token);
+            var server = new Server(process, create, directory, record, stopAccepting.Token);
             var accepting = server.AcceptAsync(listener);
             SandboxResult? result = null;
             string? error = null;
@@ -147,7 +147,7 @@ internal static partial class Monitor
             stderrLog!.Dispose();
             stopAccepting.Cancel();
             File.Delete(Path.Combine(directory, StateStore.SocketFile));
-            StateStore.Write(directory, server.Record with { Status = "exited", Result = result is null ? null : RunReport.From(result), Error = error });
+            server.WriteFinal(r => r with { Status = "exited", Pid = process.Pid, Result = result is null ? null : RunReport.From(result), Error = error });
             await server.DrainAsync().ConfigureAwait(false);
             try
             {
@@ -179,8 +179,9 @@ internal static partial class Monitor
     }
 
     /// <summary>Answers requests on the control socket, each connection in its own task.</summary>
-    private sealed class Server(SandboxProcess process, string directory, SandboxRecord record, CancellationToken ended)
+    private sealed class Server(SandboxProcess process, bool created, string directory, SandboxRecord record, CancellationToken ended)
     {
+        private bool _final; // the exited record is written: nothing overwrites it
         private readonly HashSet<Task> _connections = [];
         private readonly Lock _recordLock = new();
 
@@ -281,6 +282,13 @@ internal static partial class Monitor
                     SetStatus(process.State == SandboxState.Created ? "created" : "running");
                     return new ControlResponse { Ok = true };
                 case "start":
+                    // In the CLI's words: the library's name its own calls.
+                    if (!created)
+                        throw new InvalidOperationException("it was started by 'sandbox run -d'; only a sandbox made by 'sandbox create' waits for 'sandbox start'");
+                    if (process.State == SandboxState.Paused)
+                        throw new InvalidOperationException("it is paused, and its command cannot start until 'sandbox unpause'");
+                    if (process.State != SandboxState.Created)
+                        throw new InvalidOperationException(process.HasExited ? "it has ended" : "it has been started already; a sandbox starts once");
                     await process.StartAsync().ConfigureAwait(false);
                     Update(r => r with { Status = process.State == SandboxState.Paused ? "paused" : "running", Pid = process.Pid });
                     return new ControlResponse { Ok = true, Pid = process.Pid };
@@ -290,6 +298,8 @@ internal static partial class Monitor
                 case "kill":
                     if (request.Signal is 0 or 9)
                         return new ControlResponse { Ok = true, Result = RunReport.From(await process.KillAsync().ConfigureAwait(false)) };
+                    if (process.State == SandboxState.Created)
+                        throw new InvalidOperationException("it has not been started, so there is no command to signal; 'sandbox start' it, or 'sandbox kill' it without -s");
                     process.Signal(request.Signal);
                     return new ControlResponse { Ok = true };
                 default:
@@ -303,9 +313,21 @@ internal static partial class Monitor
         {
             lock (_recordLock)
             {
+                if (_final)
+                    return; // a request answered as the sandbox ended must not undo its end
                 Record = change(Record);
-                if (!process.HasExited)
-                    StateStore.Write(directory, Record);
+                StateStore.Write(directory, Record);
+            }
+        }
+
+        /// <summary>The sandbox has ended: its last record, which nothing changes afterwards.</summary>
+        public void WriteFinal(Func<SandboxRecord, SandboxRecord> change)
+        {
+            lock (_recordLock)
+            {
+                Record = change(Record);
+                StateStore.Write(directory, Record);
+                _final = true;
             }
         }
 

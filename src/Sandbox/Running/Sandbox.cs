@@ -128,14 +128,17 @@ public sealed class Sandbox
         // A continuation, not a wrapper: the caller's SandboxProcess stays the library's own,
         // and the exit is logged whether the caller ever waits for it or not.
         _ = process.WaitForExitAsync(CancellationToken.None).ContinueWith(
-            static (exit, state) => LogExit(exit, ((ILogger Logger, string Id))state!),
-            (logger, process.Id), CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
+            static (exit, state) => LogExit(exit, ((ILogger Logger, SandboxProcess Process))state!),
+            (logger, process), CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
         return process;
     }
 
-    private static void LogExit(Task<SandboxResult> exit, (ILogger Logger, string Id) state)
+    private static void LogExit(Task<SandboxResult> exit, (ILogger Logger, SandboxProcess Process) state)
     {
-        var (logger, id) = state;
+        var (logger, process) = state;
+        string id = process.Id;
+        if (exit.IsFaulted && process.CommandNotExecuted)
+            return; // SandboxProcess.StartAsync logged it as SandboxStartFailed
         if (exit.IsFaulted)
         {
             var e = exit.Exception!.InnerException ?? exit.Exception;

@@ -46,7 +46,7 @@ public sealed class SandboxProcess : IAsyncDisposable
     private bool _execsClosed;
 
     private SandboxProcess(LaunchedHelper helper, ISandboxCgroup? cgroup, SandboxConfiguration config, IReadOnlyList<string> command, string id,
-        Message first, long startTimestamp, DateTimeOffset startTime, CancellationToken cancellationToken)
+        bool created, Message first, long startTimestamp, DateTimeOffset startTime, CancellationToken cancellationToken)
     {
         _helper = helper;
         _cgroup = cgroup;
@@ -56,7 +56,7 @@ public sealed class SandboxProcess : IAsyncDisposable
         _startTimestamp = startTimestamp;
         _startTime = startTime;
         CreateTime = startTime;
-        _created = first.Type == MsgCreated;
+        _created = created;
         Message? earlyExit = first.Type == MsgExited ? first : null;
 
         var pumps = new List<Task>(2);
@@ -67,7 +67,8 @@ public sealed class SandboxProcess : IAsyncDisposable
 
         if (_created)
         {
-            InitPid = first.A;
+            // Killed during setup (its token), a created sandbox still begins as Created: it never started.
+            InitPid = earlyExit is null ? first.A : 0;
             Publish(SandboxEventKind.Created, pid: InitPid);
         }
         else if (earlyExit is null)
@@ -119,8 +120,8 @@ public sealed class SandboxProcess : IAsyncDisposable
     /// </summary>
     public SandboxState State =>
         HasExited ? SandboxState.Exited
-        : Volatile.Read(ref _startState) != Started ? SandboxState.Created
         : Volatile.Read(ref _paused) != 0 ? SandboxState.Paused
+        : Volatile.Read(ref _startState) != Started ? SandboxState.Created
         : SandboxState.Running;
 
     /// <summary>
@@ -132,19 +133,27 @@ public sealed class SandboxProcess : IAsyncDisposable
     /// </summary>
     /// <exception cref="SandboxException">The command could not be executed (a missing program, say; the step,
     /// errno and a hint say why). The sandbox has then ended and left nothing behind; <see cref="WaitForExitAsync"/> throws the same.</exception>
-    /// <exception cref="InvalidOperationException">The sandbox was not made by <see cref="Sandbox.CreateAsync"/>, has been started already, or has ended.</exception>
+    /// <exception cref="InvalidOperationException">The sandbox was not made by <see cref="Sandbox.CreateAsync"/>, has been
+    /// started already, is paused (its init could not start the command until resumed), or has ended.</exception>
     /// <exception cref="OperationCanceledException">The token was cancelled: the sandbox was killed (or, cancelled before the call, left as it was).</exception>
     public async Task StartAsync(CancellationToken cancellationToken = default)
     {
         cancellationToken.ThrowIfCancellationRequested();
+        if (_created && Volatile.Read(ref _paused) != 0 && !HasExited && Volatile.Read(ref _startState) == Created)
+            throw new InvalidOperationException($"Sandbox {Id} is paused, and its init could not start the command; resume it first.");
+        // The wall time counts from here, as the helper's timer does from the START it is sent.
+        long startTimestamp = Stopwatch.GetTimestamp();
+        var startTime = DateTimeOffset.UtcNow;
         int state = Interlocked.CompareExchange(ref _startState, Starting, Created);
         if (state != Created || HasExited)
         {
             throw new InvalidOperationException(HasExited ? $"Sandbox {Id} has ended; it cannot be started."
-                : state == Started && _created ? $"Sandbox {Id} has been started already; a created sandbox starts once."
-                : state == Started ? $"Sandbox {Id} was started by Sandbox.StartAsync; only a sandbox made by Sandbox.CreateAsync waits for StartAsync."
+                : !_created ? $"Sandbox {Id} was started when it was made; only a sandbox made by Sandbox.CreateAsync waits for StartAsync."
+                : state == Started ? $"Sandbox {Id} has been started already; a created sandbox starts once."
                 : $"Sandbox {Id} is being started already; a created sandbox starts once.");
         }
+        _startTimestamp = startTimestamp;
+        _startTime = startTime;
         Send(CmdStart, 0);
         using (cancellationToken.Register(static p => ((SandboxProcess)p!).RequestKill(), this))
         {
@@ -156,19 +165,22 @@ public sealed class SandboxProcess : IAsyncDisposable
             {
                 throw new OperationCanceledException(cancellationToken);
             }
-            catch (Exception e)
+            catch (SandboxException e)
             {
+                // The command could not be executed; the end is not logged again as unreported.
                 var logger = _config.Logger;
                 if (logger.IsEnabled(Microsoft.Extensions.Logging.LogLevel.Error))
-                    SandboxLog.StartFailed(logger, Id, _command, (e as SandboxException)?.Step, (e as SandboxException)?.ErrorNumber ?? 0, e);
+                    SandboxLog.StartFailed(logger, Id, _command, e.Step, e.ErrorNumber, e);
                 throw;
             }
         }
-        cancellationToken.ThrowIfCancellationRequested();
         var log = _config.Logger;
         if (log.IsEnabled(Microsoft.Extensions.Logging.LogLevel.Information))
             SandboxLog.Started(log, Id, _command, Pid, _config.Namespaces, _config.Root.Kind, SandboxLog.DescribeLimits(_config));
     }
+
+    /// <summary>A created sandbox ended because StartAsync could not execute its command (which StartAsync reports).</summary>
+    internal bool CommandNotExecuted { get; private set; }
 
     /// <summary>A start that can no longer happen; observed here, so nobody has to wait for it.</summary>
     private void FailStart(Exception e)
@@ -180,12 +192,6 @@ public sealed class SandboxProcess : IAsyncDisposable
     /// <summary>The command runs (STARTED came, first or after <see cref="StartAsync(CancellationToken)"/>): it is Running from here.</summary>
     private void OnStarted(in Message started)
     {
-        if (_created)
-        {
-            // A created sandbox's wall time, like its limit, counts from the start.
-            _startTimestamp = Stopwatch.GetTimestamp();
-            _startTime = DateTimeOffset.UtcNow;
-        }
         Volatile.Write(ref _pid, started.A);
         InitPid = started.B;
         Volatile.Write(ref _startState, Started);
@@ -241,6 +247,7 @@ public sealed class SandboxProcess : IAsyncDisposable
     /// SIGCONT (18), SIGWINCH (28), and SIGKILL (9), which kills the whole sandbox.
     /// </summary>
     /// <exception cref="ArgumentOutOfRangeException">Another signal: the sandbox's init forwards only these.</exception>
+    /// <exception cref="InvalidOperationException">A signal other than SIGKILL to a sandbox that is <see cref="SandboxState.Created"/>: it has no command yet.</exception>
     public void Signal(int signal)
     {
         if (signal == 9)
@@ -725,10 +732,10 @@ public sealed class SandboxProcess : IAsyncDisposable
             var msg = Message.Parse(buffer.AsSpan(0, n));
             // Exited first: killed (cancelled), or the timeout struck, during setup.
             if (msg.Type == (create ? MsgCreated : MsgStarted) || msg.Type == MsgExited)
-                return new SandboxProcess(helper, cgroup, config, command, id, msg, startTimestamp, startTime, cancellationToken);
+                return new SandboxProcess(helper, cgroup, config, command, id, create, msg, startTimestamp, startTime, cancellationToken);
             throw msg.Type == MsgError
                 ? HelperErrors.ToException(msg.A, msg.B, msg.Detail, config)
-                : new SandboxException($"sandbox-helper (pid {helper.Pid}) ended before the command started{await DescribeHelperExitAsync(helper).ConfigureAwait(false)}.", "start sandbox-helper");
+                : new SandboxException($"sandbox-helper (pid {helper.Pid}) ended before the sandbox was {(create ? "set up" : "started")}{await DescribeHelperExitAsync(helper).ConfigureAwait(false)}.", "start sandbox-helper");
         }
         catch (Exception e)
         {
@@ -846,6 +853,8 @@ public sealed class SandboxProcess : IAsyncDisposable
                     ? HelperErrors.ToException(err.A, err.B, err.Detail, _config)
                     : new SandboxException($"sandbox-helper of sandbox {Id} ended without reporting how the command ended; something outside killed it.", "supervise the sandbox");
                 failure.SandboxId = Id;
+                // StartAsync logs this one as the start's failure.
+                CommandNotExecuted = _created && error is not null && Volatile.Read(ref _startState) == Starting;
                 _exit.TrySetException(failure);
                 FailStart(failure); // after the exit: a failed start finds the sandbox Exited
                 _helper.StandardOutput?.Dispose();

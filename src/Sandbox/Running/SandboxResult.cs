@@ -35,12 +35,6 @@ public enum SandboxVerdict
 /// <summary>Where a running sandbox is in its life (<see cref="SandboxProcess.State"/>).</summary>
 public enum SandboxState
 {
-    /// <summary>
-    /// The sandbox is set up (<see cref="Sandbox.CreateAsync"/>) and its command waits for
-    /// <see cref="SandboxProcess.StartAsync(CancellationToken)"/>.
-    /// </summary>
-    Created,
-
     /// <summary>The command has been executed and the sandbox runs.</summary>
     Running,
 
@@ -49,6 +43,13 @@ public enum SandboxState
 
     /// <summary>The sandbox has ended; <see cref="SandboxProcess.WaitForExitAsync"/> has the result.</summary>
     Exited,
+
+    /// <summary>
+    /// The sandbox is set up (<see cref="Sandbox.CreateAsync"/>) and its command waits for
+    /// <see cref="SandboxProcess.StartAsync(CancellationToken)"/>.
+    /// </summary>
+    // Last, though first in a sandbox's life: the others keep the values they had before it came.
+    Created,
 }
 
 /// <summary>Limits a run ran into.</summary>

@@ -129,6 +129,9 @@ void exec_start(struct execs *ex, int32_t id, int fds[4], const int *namespace_f
         send_exec_error(control_fd, id, SBX_STEP_SPEC_READ, errno, "read the exec spec");
     } else if (spec_parse(buf, len, &spec, err, sizeof err) != 0) {
         send_exec_error(control_fd, id, SBX_STEP_SPEC_PARSE, EINVAL, err);
+    } else if (spec.wait_for_start) {
+        spec_free(&spec);
+        send_exec_error(control_fd, id, SBX_STEP_SPEC_PARSE, EINVAL, "an exec spec may not wait for a start (SBX_REC_WAIT_FOR_START)");
     } else {
         if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, channel) != 0) {
             send_exec_error(control_fd, id, SBX_STEP_EXEC_JOIN, errno, "exec channel");

@@ -135,6 +135,7 @@ int main(int argc, char **argv)
 
     struct sandbox sb = {
         .init_pid = child,
+        .init_host_pid = child,
         .init_pidfd = pidfd,
         .report_fd = report_pair[0],
         .control_fd = SBX_FD_CONTROL,

@@ -160,7 +160,7 @@ static ssize_t receive_report(struct sandbox *sb, unsigned char *msg, size_t siz
     if (type == SBX_MSG_STARTED && with_creds == 1)
         memcpy(msg + 4, &host_pid, 4);
     if (type == SBX_MSG_STARTED)
-        memcpy(msg + 8, &sb->init_pid, 4);
+        memcpy(msg + 8, &sb->init_host_pid, 4);
     return n;
 }
 
@@ -337,7 +337,7 @@ void supervise(struct sandbox *sb)
                     memcpy(&exit_value, msg + 8, 4);
                 } else if (type != SBX_MSG_NAMESPACES) {
                     if (type == SBX_MSG_CREATED)
-                        memcpy(msg + 4, &sb->init_pid, 4); /* init cannot know its host pid */
+                        memcpy(msg + 4, &sb->init_host_pid, 4); /* init cannot know its host pid */
                     relay(sb->control_fd, msg, n);
                 }
             }

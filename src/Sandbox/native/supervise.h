@@ -9,7 +9,8 @@
 #include <sys/types.h>
 
 struct sandbox {
-    pid_t init_pid;   /* the cloned child: init of the sandbox */
+    pid_t init_pid;   /* the cloned child: init of the sandbox; 0 once reaped */
+    pid_t init_host_pid; /* the same, kept for reports after init is gone */
     int init_pidfd;   /* from clone3(CLONE_PIDFD) */
     int namespace_fds[8]; /* init's namespaces, which exec'd commands join (SBX_MSG_NAMESPACES) */
     size_t n_namespace_fds;
