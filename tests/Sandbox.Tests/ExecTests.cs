@@ -349,4 +349,52 @@ public class ExecTests
         var r = await p.ExecAsync(["readlink", "/proc/self/ns/mnt"]);
         Assert.Equal(original + "\n", r.StandardOutput);
     }
+
+    [Theory]
+    [MemberData(nameof(PidNamespace))]
+    public async Task Orphans_of_exec_d_commands_are_reaped_while_the_sandbox_runs_and_no_exit_status_is_lost(bool pidNamespace)
+    {
+        var builder = new SandboxBuilder().WithCgroup();
+        if (!pidNamespace)
+            builder = builder.WithoutNamespaces(SandboxNamespaces.Pid);
+        var (p, _) = await StartLongLivedAsync(builder);
+        await using (p)
+        {
+            // Each exec'd shell leaves a child that ends a moment later, orphaned: to init in a PID
+            // namespace, to the helper without one. Their ends must not take the exec'd commands' statuses.
+            var runs = Enumerable.Range(1, 40).Select(i => p.ExecAsync(["/bin/sh", "-c", $"(exit 0) & exit {i}"])).ToList();
+            var results = await Task.WhenAll(runs).WaitAsync(TimeSpan.FromSeconds(120));
+            Assert.Equal(Enumerable.Range(1, 40), results.Select(r => r.ExitCode ?? -1));
+
+            // No zombie stays with the helper or init, the two processes orphans go to.
+            int[] reapers = [p.InitPid, Sandboxes.ParentOf(p.InitPid)];
+            var deadline = DateTime.UtcNow.AddSeconds(30);
+            while (ZombiesOf(reapers).Count > 0 && DateTime.UtcNow < deadline)
+                await Task.Yield();
+            Assert.Empty(ZombiesOf(reapers));
+        }
+    }
+
+    /// <summary>Host pids of zombie children of <paramref name="parents"/>.</summary>
+    private static List<int> ZombiesOf(int[] parents)
+    {
+        var zombies = new List<int>();
+        foreach (var dir in Directory.EnumerateDirectories("/proc"))
+        {
+            if (!int.TryParse(Path.GetFileName(dir), out int pid))
+                continue;
+            try
+            {
+                string stat = File.ReadAllText($"{dir}/stat");
+                var fields = stat[(stat.LastIndexOf(')') + 2)..].Split(' ');
+                if (fields[0] == "Z" && parents.Contains(int.Parse(fields[1])))
+                    zombies.Add(pid);
+            }
+            catch (IOException)
+            {
+                // gone meanwhile
+            }
+        }
+        return zombies;
+    }
 }

@@ -253,6 +253,26 @@ void exec_handle(struct execs *ex, const struct pollfd *fds, int control_fd)
     }
 }
 
+int exec_owns(const struct execs *ex, pid_t pid)
+{
+    for (size_t i = 0; i < SBX_MAX_EXECS; i++) {
+        const struct exec_slot *s = &ex->slots[i];
+        if (s->in_use && pid > 0 && (s->joiner == pid || s->pid == pid))
+            return 1;
+    }
+    return 0;
+}
+
+int exec_pid_pending(const struct execs *ex)
+{
+    for (size_t i = 0; i < SBX_MAX_EXECS; i++) {
+        const struct exec_slot *s = &ex->slots[i];
+        if (s->in_use && s->pid == 0 && s->channel_fd >= 0)
+            return 1;
+    }
+    return 0;
+}
+
 int exec_busy(const struct execs *ex)
 {
     for (size_t i = 0; i < SBX_MAX_EXECS; i++)

@@ -58,4 +58,10 @@ void exec_handle(struct execs *ex, const struct pollfd *fds, int control_fd);
 /* Whether any exec'd command has not been reported ended yet. */
 int exec_busy(const struct execs *ex);
 
+/* Whether pid is a joiner or an exec'd command we track (and reap ourselves). */
+int exec_owns(const struct execs *ex, pid_t pid);
+
+/* Whether a joiner may have cloned a command whose pid we do not know yet. */
+int exec_pid_pending(const struct execs *ex);
+
 #endif

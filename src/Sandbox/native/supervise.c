@@ -17,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
 #include <sys/syscall.h>
@@ -233,6 +234,43 @@ static void relay(int to_fd, const unsigned char *msg, ssize_t len)
         RETRY_EINTR(send(to_fd, msg, (size_t)len, MSG_NOSIGNAL));
 }
 
+/* Without a PID namespace, orphans of exec'd commands are reparented to us (the subreaper),
+ * not to init: reap the ones that have ended, so they do not hold pids of the sandbox until its
+ * end. Only children we do not track, and only while no joiner may have cloned a command whose
+ * pid we have yet to learn (its status would be lost). */
+static void reap_orphans(const struct sandbox *sb, const struct execs *execs)
+{
+    char path[64];
+    snprintf(path, sizeof path, "/proc/self/task/%d/children", (int)getpid());
+    FILE *f = fopen(path, "re");
+    if (f == NULL)
+        return;
+    int pid;
+    while (fscanf(f, "%d", &pid) == 1) {
+        if (pid == sb->init_pid || exec_owns(execs, pid))
+            continue;
+        siginfo_t si;
+        memset(&si, 0, sizeof si);
+        RETRY_EINTR(waitid(P_PID, (id_t)pid, &si, WEXITED | WNOHANG | __WALL));
+    }
+    fclose(f);
+}
+
+/* A SIGCHLD signalfd for reap_orphans, without a PID namespace only (-1 otherwise, or when it
+ * cannot be had: orphans are then reaped at the end, as before). Children we start later reset
+ * their signal mask (command.c); init was cloned before this. */
+static int open_child_signals(const struct sandbox *sb)
+{
+    if (sb->has_pid_ns)
+        return -1;
+    sigset_t chld;
+    sigemptyset(&chld);
+    sigaddset(&chld, SIGCHLD);
+    if (sigprocmask(SIG_BLOCK, &chld, NULL) != 0)
+        return -1;
+    return signalfd(-1, &chld, SFD_CLOEXEC | SFD_NONBLOCK);
+}
+
 /* The wall-clock limit counts from the command's start: at once, or on SBX_CMD_START for a
  * created sandbox. Returns the timerfd, or -1 without a limit. */
 static int start_timeout(struct sandbox *sb)
@@ -253,6 +291,8 @@ void supervise(struct sandbox *sb)
 {
     int timer_fd = sb->waits_for_start ? -1 : start_timeout(sb);
 
+    int child_fd = open_child_signals(sb);
+    int orphans_to_reap = 0;
     int kill_reason = -1; /* SBX_REASON_* once we killed the sandbox */
     int exit_kind = 0, exit_value = 0; /* from init's SBX_MSG_EXITED */
     int init_gone = 0, report_open = 1, init_signal = 0;
@@ -263,14 +303,15 @@ void supervise(struct sandbox *sb)
     /* Until init has exited, its report channel is drained, and every exec'd command has
      * been reported ended (the sandbox's end kills them). */
     while (!init_gone || report_open || exec_busy(&execs)) {
-        struct pollfd fds[4 + EXEC_POLL_FDS] = {
+        struct pollfd fds[5 + EXEC_POLL_FDS] = {
             {.fd = sb->control_fd, .events = POLLIN},
             {.fd = report_open ? sb->report_fd : -1, .events = POLLIN},
             {.fd = init_gone ? -1 : sb->init_pidfd, .events = POLLIN},
             {.fd = kill_reason < 0 && !init_gone ? timer_fd : -1, .events = POLLIN},
+            {.fd = init_gone ? -1 : child_fd, .events = POLLIN},
         };
-        exec_poll_fds(&execs, fds + 4);
-        if (RETRY_EINTR(poll(fds, 4 + EXEC_POLL_FDS, -1)) < 0) {
+        exec_poll_fds(&execs, fds + 5);
+        if (RETRY_EINTR(poll(fds, 5 + EXEC_POLL_FDS, -1)) < 0) {
             report_error(SBX_STEP_SUPERVISE, errno, "poll");
             kill_sandbox(sb);
             finish(sb->control_fd, 1);
@@ -342,7 +383,18 @@ void supervise(struct sandbox *sb)
                 }
             }
         }
-        exec_handle(&execs, fds + 4, sb->control_fd);
+        exec_handle(&execs, fds + 5, sb->control_fd);
+        if (fds[4].revents) {
+            struct signalfd_siginfo si;
+            while (read(child_fd, &si, sizeof si) == sizeof si) {
+            }
+            orphans_to_reap = 1;
+        }
+        /* Also when a pending exec's pid has just become known, after a SIGCHLD that waited. */
+        if (orphans_to_reap && !init_gone && !exec_pid_pending(&execs)) {
+            orphans_to_reap = 0;
+            reap_orphans(sb, &execs);
+        }
         if (fds[2].revents) {
             siginfo_t si;
             memset(&si, 0, sizeof si);
