@@ -240,20 +240,28 @@ static void relay(int to_fd, const unsigned char *msg, ssize_t len)
  * pid we have yet to learn (its status would be lost). */
 static void reap_orphans(const struct sandbox *sb, const struct execs *execs)
 {
-    char path[64];
-    snprintf(path, sizeof path, "/proc/self/task/%d/children", (int)getpid());
-    FILE *f = fopen(path, "re");
-    if (f == NULL)
-        return;
-    int pid;
-    while (fscanf(f, "%d", &pid) == 1) {
-        if (pid == sb->init_pid || exec_owns(execs, pid))
-            continue;
-        siginfo_t si;
-        memset(&si, 0, sizeof si);
-        RETRY_EINTR(waitid(P_PID, (id_t)pid, &si, WEXITED | WNOHANG | __WALL));
+    /* The kernel builds the list a page at a time by position, so reaping while reading can
+     * skip entries: read, then reap, and again until a pass reaps nothing. */
+    for (int reaped = 1; reaped;) {
+        reaped = 0;
+        FILE *f = fopen("/proc/thread-self/children", "re");
+        if (f == NULL)
+            return;
+        static pid_t pids[4096];
+        size_t n = 0;
+        int pid;
+        while (n < sizeof pids / sizeof *pids && fscanf(f, "%d", &pid) == 1)
+            pids[n++] = pid;
+        fclose(f);
+        for (size_t i = 0; i < n; i++) {
+            if (pids[i] == sb->init_pid || exec_owns(execs, pids[i]))
+                continue;
+            siginfo_t si;
+            memset(&si, 0, sizeof si);
+            if (RETRY_EINTR(waitid(P_PID, (id_t)pids[i], &si, WEXITED | WNOHANG | __WALL)) == 0 && si.si_pid != 0)
+                reaped = 1;
+        }
     }
-    fclose(f);
 }
 
 /* A SIGCHLD signalfd for reap_orphans, without a PID namespace only (-1 otherwise, or when it
@@ -268,7 +276,10 @@ static int open_child_signals(const struct sandbox *sb)
     sigaddset(&chld, SIGCHLD);
     if (sigprocmask(SIG_BLOCK, &chld, NULL) != 0)
         return -1;
-    return signalfd(-1, &chld, SFD_CLOEXEC | SFD_NONBLOCK);
+    int fd = signalfd(-1, &chld, SFD_CLOEXEC | SFD_NONBLOCK);
+    if (fd < 0)
+        sigprocmask(SIG_UNBLOCK, &chld, NULL);
+    return fd;
 }
 
 /* The wall-clock limit counts from the command's start: at once, or on SBX_CMD_START for a
