@@ -17,11 +17,7 @@ internal static class RunCommand
         RunOptions options;
         try
         {
-            options = RunOptionsParser.Parse(args, CallerContext.Current);
-            if (create && !options.ShowHelp && (options.Tty || options.Interactive))
-                throw new CliUsageException("create sets the sandbox up in the background, where it has no terminal or input of ours; drop -i/-t (and use 'sandbox exec -it ID sh' to work inside it)", "sandbox create --help");
-            if (create && !options.ShowHelp && options.ReportPath is not null)
-                throw new CliUsageException("--report is written when the command ends, which create does not wait for; 'sandbox inspect ID' shows the result later", "sandbox create --help");
+            options = RunOptionsParser.Parse(args, CallerContext.Current, create);
         }
         catch (CliUsageException e)
         {
@@ -33,7 +29,7 @@ internal static class RunCommand
             await Console.Out.WriteAsync(create ? HelpText.Create : HelpText.Run).ConfigureAwait(false);
             return 0;
         }
-        if (options.Detach || create)
+        if (options.Detach)
             return await Lifecycle.Monitor.DetachAsync(args, create).ConfigureAwait(false);
 
         // Registered before the import and the start, so a Ctrl-C while an image is unpacked or

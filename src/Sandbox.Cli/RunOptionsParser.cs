@@ -91,13 +91,13 @@ internal static class RunOptionsParser
     /// <summary>Every option, as the spellings that mean it ("--bind", "--volume", "-v"); the help must cover them all.</summary>
     internal static IEnumerable<IReadOnlyList<string>> Options => s_options.Select(o => (IReadOnlyList<string>)[.. o.Spellings]);
 
-    /// <summary>Parses the arguments that follow <c>run</c>.</summary>
+    /// <summary>Parses the arguments that follow <c>run</c>, or <c>create</c> when <paramref name="create"/> is set (always detached).</summary>
     /// <exception cref="CliUsageException">An option is unknown, lacks its value or has a malformed one, or the command is missing.</exception>
-    public static RunOptions Parse(IReadOnlyList<string> args, CallerContext caller)
+    public static RunOptions Parse(IReadOnlyList<string> args, CallerContext caller, bool create = false)
     {
         ArgumentNullException.ThrowIfNull(args);
         ArgumentNullException.ThrowIfNull(caller);
-        var options = new RunOptions();
+        var options = new RunOptions { Detach = create };
         int i = 0;
         for (; i < args.Count; i++)
         {
@@ -136,7 +136,7 @@ internal static class RunOptionsParser
                 return options;
         }
 
-        options = CheckCombinations(options with { Command = [.. args.Skip(i)] });
+        options = CheckCombinations(options with { Command = [.. args.Skip(i)] }, create);
         if (options.Command.IsEmpty && options.ImagePath is null && options.Entrypoint is not { Length: > 0 })
             throw new CliUsageException("'sandbox run' needs a command to run, for example 'sandbox run -- /bin/sh -c \"echo hi\"'");
         return options;
@@ -146,7 +146,7 @@ internal static class RunOptionsParser
     /// The rules between options, checked once all are read since their order is free: the root
     /// options that need or exclude one another, and the image options that need an image.
     /// </summary>
-    private static RunOptions CheckCombinations(RunOptions o)
+    private static RunOptions CheckCombinations(RunOptions o, bool create)
     {
         if (o.RootFilesystem is not null && o.ImagePath is not null)
             throw new CliUsageException("--rootfs and --image both choose the root filesystem; give one of them");
@@ -164,12 +164,14 @@ internal static class RunOptionsParser
             throw new CliUsageException("--read-only leaves the overlay without a writable layer, so --overlay-dir would be unused; give one of them");
         if (o.ReadOnlyRoot && o.OverlaySizeBytes is not null)
             throw new CliUsageException("--read-only leaves the overlay without a writable layer, so --overlay-size would be unused; give one of them");
+        // 'create' is always detached; its errors name it, and its help.
+        string background = create ? "create sets the sandbox up" : "-d runs the sandbox", help = create ? "sandbox create --help" : "sandbox run --help";
         if (o.Detach && (o.Tty || o.Interactive))
-            throw new CliUsageException("-d runs the sandbox in the background, where it has no terminal or input of ours; drop -i/-t (and use 'sandbox exec -it ID sh' to work inside it)");
+            throw new CliUsageException($"{background} in the background, where it has no terminal or input of ours; drop -i/-t (and use 'sandbox exec -it ID sh' to work inside it)", help);
         if (o.Tty && o.OutputLimitBytes is not null)
             throw new CliUsageException("--output-limit counts the bytes of the command's stdout and stderr, which -t replaces with a terminal; drop one of them");
         if (o.Detach && o.ReportPath is not null)
-            throw new CliUsageException("--report is written when the command ends, which -d does not wait for; 'sandbox inspect ID' shows the result later");
+            throw new CliUsageException($"--report is written when the command ends, which {(create ? "create" : "-d")} does not wait for; 'sandbox inspect ID' shows the result later", help);
         // A persistent layer is an overlay too: "--rootfs X --overlay-dir D" needs no "--overlay".
         return o with { Overlay = o.RootFilesystem is not null && overlay };
     }

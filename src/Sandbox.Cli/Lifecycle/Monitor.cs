@@ -59,7 +59,7 @@ internal static partial class Monitor
         FileStream? stdoutLog = null, stderrLog = null;
         try
         {
-            options = RunOptionsParser.Parse(runArgs, CallerContext.Current);
+            options = RunOptionsParser.Parse(runArgs, CallerContext.Current, create);
             store = StateStore.Open();
             var image = options.ImagePath is { } imagePath ? await RunCommand.OpenImageStore(options.ImageStoreDirectory).ImportAsync(imagePath, options.ImageReference).ConfigureAwait(false) : null;
             var builder = RunCommand.CreateBuilder(options, image: image);

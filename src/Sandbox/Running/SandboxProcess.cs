@@ -2,6 +2,7 @@ using System.Buffers.Binary;
 using System.Diagnostics;
 using System.Security.Cryptography;
 using System.Text;
+using Microsoft.Extensions.Logging;
 using Sandboxing.Cgroups;
 using Sandboxing.Helper;
 using Sandboxing.IO;
@@ -168,15 +169,13 @@ public sealed class SandboxProcess : IAsyncDisposable
             catch (SandboxException e)
             {
                 // The command could not be executed; the end is not logged again as unreported.
-                var logger = _config.Logger;
-                if (logger.IsEnabled(Microsoft.Extensions.Logging.LogLevel.Error))
-                    SandboxLog.StartFailed(logger, Id, _command, e.Step, e.ErrorNumber, e);
+                if (_config.Logger.IsEnabled(LogLevel.Error))
+                    SandboxLog.StartFailed(_config.Logger, Id, _command, e.Step, e.ErrorNumber, e);
                 throw;
             }
         }
-        var log = _config.Logger;
-        if (log.IsEnabled(Microsoft.Extensions.Logging.LogLevel.Information))
-            SandboxLog.Started(log, Id, _command, Pid, _config.Namespaces, _config.Root.Kind, SandboxLog.DescribeLimits(_config));
+        if (_config.Logger.IsEnabled(LogLevel.Information))
+            SandboxLog.Started(_config.Logger, Id, _command, Pid, _config.Namespaces, _config.Root.Kind, SandboxLog.DescribeLimits(_config));
     }
 
     /// <summary>A created sandbox ended because StartAsync could not execute its command (which StartAsync reports).</summary>

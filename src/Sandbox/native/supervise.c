@@ -11,7 +11,6 @@
 #include "protocol.h"
 #include "report.h"
 
-#include <dirent.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
@@ -38,33 +37,32 @@ void finish(int control_fd, int status)
     _exit(status);
 }
 
-/* SIGKILL every child of ours (the helper is a subreaper, so orphans of the sandbox are
- * ours too); returns how many were signalled. */
-static int kill_our_children(void)
+/* Our children: the helper has one thread, so one list holds them all, and as a subreaper,
+ * orphans of the sandbox are among them. At most SBX_MAX_CHILDREN_READ at a time; callers
+ * repeat until done. Read whole before acting on any: the kernel builds the list a page at a
+ * time by position, so changing it while reading can skip entries. */
+#define SBX_MAX_CHILDREN_READ 4096
+static pid_t children[SBX_MAX_CHILDREN_READ];
+
+static size_t read_our_children(void)
 {
-    char path[64];
-    snprintf(path, sizeof path, "/proc/%d/task", (int)getpid());
-    DIR *tasks = opendir(path);
-    if (tasks == NULL)
+    FILE *f = fopen("/proc/thread-self/children", "re");
+    if (f == NULL)
         return 0;
-    int killed = 0;
-    struct dirent *t;
-    while ((t = readdir(tasks)) != NULL) {
-        if (t->d_name[0] == '.')
-            continue;
-        char cpath[512];
-        snprintf(cpath, sizeof cpath, "%s/%s/children", path, t->d_name);
-        FILE *f = fopen(cpath, "re");
-        if (f == NULL)
-            continue;
-        int pid;
-        while (fscanf(f, "%d", &pid) == 1)
-            if (kill(pid, SIGKILL) == 0)
-                killed++;
-        fclose(f);
-    }
-    closedir(tasks);
-    return killed;
+    size_t n = 0;
+    int pid;
+    while (n < SBX_MAX_CHILDREN_READ && fscanf(f, "%d", &pid) == 1)
+        children[n++] = pid;
+    fclose(f);
+    return n;
+}
+
+/* SIGKILL every child of ours. */
+static void kill_our_children(void)
+{
+    size_t n = read_our_children();
+    for (size_t i = 0; i < n; i++)
+        kill(children[i], SIGKILL);
 }
 
 /* Without a PID namespace: kill our children round by round, reaping as we go. Each
@@ -240,25 +238,16 @@ static void relay(int to_fd, const unsigned char *msg, ssize_t len)
  * pid we have yet to learn (its status would be lost). */
 static void reap_orphans(const struct sandbox *sb, const struct execs *execs)
 {
-    /* The kernel builds the list a page at a time by position, so reaping while reading can
-     * skip entries: read, then reap, and again until a pass reaps nothing. */
+    /* Again until a pass reaps nothing: one pass sees SBX_MAX_CHILDREN_READ at most. */
     for (int reaped = 1; reaped;) {
         reaped = 0;
-        FILE *f = fopen("/proc/thread-self/children", "re");
-        if (f == NULL)
-            return;
-        static pid_t pids[4096];
-        size_t n = 0;
-        int pid;
-        while (n < sizeof pids / sizeof *pids && fscanf(f, "%d", &pid) == 1)
-            pids[n++] = pid;
-        fclose(f);
+        size_t n = read_our_children();
         for (size_t i = 0; i < n; i++) {
-            if (pids[i] == sb->init_pid || exec_owns(execs, pids[i]))
+            if (children[i] == sb->init_pid || exec_owns(execs, children[i]))
                 continue;
             siginfo_t si;
             memset(&si, 0, sizeof si);
-            if (RETRY_EINTR(waitid(P_PID, (id_t)pids[i], &si, WEXITED | WNOHANG | __WALL)) == 0 && si.si_pid != 0)
+            if (RETRY_EINTR(waitid(P_PID, (id_t)children[i], &si, WEXITED | WNOHANG | __WALL)) == 0 && si.si_pid != 0)
                 reaped = 1;
         }
     }
